@@ -1,0 +1,1 @@
+"""Asylum (IND): registers applications, chooses the procedure, decides."""

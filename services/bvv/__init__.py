@@ -1,0 +1,1 @@
+"""BVV (Basisvoorziening Vreemdelingen): issues the V-nummer, one per person."""

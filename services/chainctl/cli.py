@@ -1,0 +1,278 @@
+"""The `migratieketen` command: run the chain with a demo, feed, topics, trace, broker."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import shutil
+import signal
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from types import FrameType
+
+from chainctl.arrivals import make_arrivals
+from chainctl.broker import BrokerError, EmbeddedBroker, ensure_topics
+from chainctl.chain import Chain, ChainError
+from chainctl.traces import case_traces, render
+from chainctl.watch import CaseBook, ChainWatch, feed
+from chainkit.catalogue import topics
+from chainkit.telemetry import setup_telemetry
+from migratieketen.v1.asylum_pb2 import AsylumProcedure, DecisionOutcome
+from migratieketen.v1.outcome_pb2 import Outcome
+from migratieketen.v1.screening_pb2 import Referral
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _progress(total: int, started: float) -> callable:  # type: ignore[valid-type]
+    def show(book: CaseBook) -> None:
+        _say(
+            f"  {time.monotonic() - started:6.1f}s  registered {len(book.v_nummer_of):>4}/{total}"
+            f" | screened {len(book.screened):>4} | in asylum {len(book.applications):>4}"
+            f" | decided {len(book.decisions):>4} | outcomes {len(book.outcomes):>4}"
+            f" | dead letters {len(book.dead_letters)}"
+        )
+
+    return show
+
+
+def _names(counter: Counter[str]) -> str:
+    return ", ".join(f"{name} {count}" for name, count in counter.most_common()) or "none"
+
+
+def _short(enum_name: str, prefix: str) -> str:
+    return enum_name.removeprefix(prefix).lower().replace("_", " ")
+
+
+def summary(book: CaseBook, arrivals: int) -> str:
+    referrals = Counter(
+        _short(Referral.Name(s.referral), "REFERRAL_") for s in book.screened.values()
+    )
+    procedures = Counter(
+        _short(AsylumProcedure.Name(a.procedure), "ASYLUM_PROCEDURE_")
+        for a in book.applications.values()
+    )
+    decisions = Counter(
+        _short(DecisionOutcome.Name(d.outcome), "DECISION_OUTCOME_")
+        for d in book.decisions.values()
+    )
+    outcomes = Counter(_short(Outcome.Name(o.outcome), "OUTCOME_") for o in book.outcomes.values())
+    not_done = sum(1 for s in book.screened.values() if s.indicators.checks_not_done)
+    reasons = Counter(d.reason_code for d in book.dead_letters)
+    rows = [
+        ("arrival reports", str(arrivals)),
+        (
+            "registered (BVV)",
+            f"{len(book.v_nummer_of)} (identified as known: {book.identified_existing})",
+        ),
+        ("screened", f"{len(book.screened)}: referred to {_names(referrals)}"),
+        ("screening checks not done", str(not_done)),
+        ("asylum procedures", f"{len(book.applications)}: {_names(procedures)}"),
+        ("in reception (placed)", str(len(book.placements))),
+        ("asylum decisions", f"{len(book.decisions)}: {_names(decisions)}"),
+        ("reception ended", str(len(book.reception_ended))),
+        ("final outcomes", f"{len(book.outcomes)}: {_names(outcomes)}"),
+        ("dead letters", f"{len(book.dead_letters)}" + (f": {_names(reasons)}" if reasons else "")),
+    ]
+    width = max(len(label) for label, _ in rows)
+    return "\n".join(f"  {label:<{width}}  {value}" for label, value in rows)
+
+
+def _raise_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    data_dir: Path = args.data_dir
+    if data_dir.exists() and not args.keep_data:
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    broker: EmbeddedBroker | None = None
+    chain: Chain | None = None
+    try:
+        if args.bootstrap_servers:
+            bootstrap = args.bootstrap_servers
+            _say(f"Using the Kafka broker at {bootstrap}")
+        else:
+            broker = EmbeddedBroker(log_path=data_dir / "logs" / "broker.log")
+            broker.start()
+            bootstrap = broker.bootstrap_servers
+            _say(f"Embedded broker (Tansu) listening on {bootstrap}")
+        created = asyncio.run(ensure_topics(bootstrap))
+        _say(f"Topics ready ({len(topics())} in the catalogue, {len(created)} created)")
+        chain = Chain(bootstrap, data_dir, args.seconds_per_day, args.seed)
+        chain.start()
+        chain.wait_ready()
+        startup = time.monotonic() - t0
+        _say(f"Chain started: {len(chain.services)} services in {startup:.1f} s "
+             f"({', '.join(chain.services)}); logs in {data_dir / 'logs'}")
+        book, complete = asyncio.run(_demo(args, bootstrap, chain))
+        elapsed = time.monotonic() - t0
+        _say("")
+        _say(f"Summary ({args.cases} arrivals, 1 simulated day = {args.seconds_per_day} s):")
+        _say(summary(book, args.cases))
+        _say("")
+        if complete:
+            _say(f"All cases reached an outcome; start-up {startup:.1f} s, total {elapsed:.1f} s.")
+        else:
+            _say(f"Stopped after {args.timeout:.0f} s with {len(book.open_cases())} cases open.")
+        example = next(iter(sorted(book.outcomes)), None)
+        _say(f"Traces: {data_dir / 'traces'} (one JSON-lines file per service).")
+        if example:
+            _say(f"Show one case's trace:  migratieketen trace {example} --data-dir {data_dir}")
+        return 0 if complete else 1
+    except (BrokerError, ChainError) as error:
+        _say(f"error: {error}")
+        return 2
+    except KeyboardInterrupt:
+        _say("\nInterrupted; stopping the chain.")
+        return 130
+    finally:
+        if chain is not None:
+            chain.stop()
+        if broker is not None:
+            broker.stop()
+        _say("Chain stopped.")
+
+
+async def _demo(
+    args: argparse.Namespace, bootstrap: str, chain: Chain
+) -> tuple[CaseBook, bool]:
+    provider = setup_telemetry("partner", args.data_dir / "traces")
+    watch = ChainWatch(bootstrap)
+    await watch.start()
+    try:
+        reports = make_arrivals(args.cases, seed=args.seed or 1)
+        started = time.monotonic()
+        await feed(bootstrap, reports, provider)
+        _say(f"Fed {len(reports)} arrival reports; following the cases:")
+        expected = len({r.partner_reference for r in reports})
+
+        def done(book: CaseBook) -> bool:
+            settled = len(book.outcomes) + len(book.dead_letters)
+            return len(book.v_nummer_of) + len(book.dead_letters) >= expected and (
+                settled >= len(set(book.v_nummer_of.values())) and not book.open_cases()
+            )
+
+        complete = await watch.until(
+            done, args.timeout, _progress(expected, started), chain.check_alive
+        )
+        _progress(expected, started)(watch.book)
+        return watch.book, complete
+    finally:
+        await watch.stop()
+        provider.shutdown()
+
+
+def cmd_feed(args: argparse.Namespace) -> int:
+    provider = setup_telemetry("partner", args.data_dir / "traces")
+    reports = make_arrivals(args.cases, seed=args.seed)
+    asyncio.run(feed(args.bootstrap_servers, reports, provider))
+    provider.shutdown()
+    _say(f"Published {len(reports)} arrival reports to {args.bootstrap_servers}")
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    if args.create:
+        created = asyncio.run(ensure_topics(args.bootstrap_servers, args.partitions))
+        _say(f"Created {len(created)} topics on {args.bootstrap_servers}")
+    for topic in topics().values():
+        _say(
+            f"{topic.name:<32} key={topic.key:<18} message=migratieketen.v1.{topic.message.__name__}"
+        )
+        _say(f"{'':<32} producers={','.join(topic.producers)} consumers={','.join(topic.consumers)}")
+    return 0
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    if not re.fullmatch(r"\d{10}", args.v_nummer):
+        _say("error: a V-nummer is exactly 10 digits")
+        return 2
+    trace_dir = args.data_dir / "traces"
+    if not trace_dir.is_dir():
+        _say(f"error: no traces in {trace_dir}; run the chain first or pass --data-dir")
+        return 2
+    found = case_traces(trace_dir, args.v_nummer)
+    if not found:
+        _say(f"no spans carry V-nummer {args.v_nummer} in {trace_dir}")
+        return 1
+    for trace_id, spans in found.items():
+        _say(render(trace_id, spans, args.v_nummer))
+    return 0
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    broker = EmbeddedBroker(port=args.port)
+    broker.start()
+    try:
+        asyncio.run(ensure_topics(broker.bootstrap_servers))
+        _say(f"Embedded broker on {broker.bootstrap_servers} with all topics; Ctrl-C stops it.")
+        while broker.process is not None and broker.process.poll() is None:
+            time.sleep(0.5)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        broker.stop()
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="migratieketen", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    data = argparse.ArgumentParser(add_help=False)
+    data.add_argument("--data-dir", type=Path, default=Path(".data"),
+                      help="where databases, logs and traces go (default .data)")
+
+    run = sub.add_parser("run", parents=[data], help="run the whole chain with a demo batch")
+    run.add_argument("--cases", type=int, default=50, help="arrivals to feed (default 50)")
+    run.add_argument("--seconds-per-day", type=float, default=0.1,
+                     help="real seconds per simulated day (default 0.1)")
+    run.add_argument("--seed", type=int, default=None, help="simulation seed")
+    run.add_argument("--timeout", type=float, default=300.0, help="give up after N seconds")
+    run.add_argument("--bootstrap-servers", default=None,
+                     help="use this Kafka instead of starting the embedded broker")
+    run.add_argument("--keep-data", action="store_true", help="do not wipe --data-dir first")
+    run.set_defaults(func=cmd_run)
+
+    fd = sub.add_parser("feed", parents=[data], help="publish demo arrival reports")
+    fd.add_argument("--cases", type=int, default=50)
+    fd.add_argument("--seed", type=int, default=1)
+    fd.add_argument("--bootstrap-servers", default="127.0.0.1:9092")
+    fd.set_defaults(func=cmd_feed)
+
+    tp = sub.add_parser("topics", help="list the topic catalogue, optionally create the topics")
+    tp.add_argument("--create", action="store_true")
+    tp.add_argument("--partitions", type=int, default=3)
+    tp.add_argument("--bootstrap-servers", default="127.0.0.1:9092")
+    tp.set_defaults(func=cmd_topics)
+
+    tr = sub.add_parser("trace", parents=[data], help="show one case's trace by V-nummer")
+    tr.add_argument("v_nummer")
+    tr.set_defaults(func=cmd_trace)
+
+    br = sub.add_parser("broker", help="run the embedded broker with all topics")
+    br.add_argument("--port", type=int, default=9092)
+    br.set_defaults(func=cmd_broker)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if getattr(args, "cases", 1) < 1:
+        _say("error: --cases must be at least 1")
+        return 2
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""Feed arrival reports into the chain and follow every case to its outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+
+from chainkit.catalogue import topic_for
+from chainkit.codec import cloudevent_headers, decode, header_dict
+from chainkit.telemetry import STAGE, inject_current
+from migratieketen.v1.arrival_pb2 import ArrivalReport
+from migratieketen.v1.asylum_pb2 import AsylumApplicationRegistered, AsylumDecision
+from migratieketen.v1.bvv_pb2 import PersonRegistered
+from migratieketen.v1.deadletter_pb2 import DeadLetter
+from migratieketen.v1.outcome_pb2 import CaseOutcome
+from migratieketen.v1.reception_pb2 import ReceptionEnded, ReceptionPlacement
+from migratieketen.v1.screening_pb2 import ScreeningCompleted
+
+WATCHED = (
+    PersonRegistered,
+    ScreeningCompleted,
+    AsylumApplicationRegistered,
+    AsylumDecision,
+    ReceptionPlacement,
+    ReceptionEnded,
+    CaseOutcome,
+    DeadLetter,
+)
+
+
+async def feed(
+    bootstrap_servers: str, reports: list[ArrivalReport], provider: TracerProvider
+) -> None:
+    """Publish arrival reports as a partner would; each starts the trace of its case."""
+    tracer = provider.get_tracer("migratieketen.partner")
+    topic = topic_for(ArrivalReport)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        pending = []
+        for report in reports:
+            with tracer.start_as_current_span(
+                f"{topic.name} publish",
+                kind=trace.SpanKind.PRODUCER,
+                attributes={
+                    STAGE: "arrival",
+                    "case.partner_reference": report.partner_reference,
+                    "messaging.destination.name": topic.name,
+                },
+            ):
+                headers = cloudevent_headers(topic, "partner", report.partner_reference)
+                headers.update(inject_current())
+                pending.append(
+                    await producer.send(
+                        topic.name,
+                        value=report.SerializeToString(),
+                        key=report.partner_reference.encode(),
+                        headers=[(k, v.encode()) for k, v in headers.items()],
+                    )
+                )
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+@dataclass
+class CaseBook:
+    """What the chain has said so far, per case."""
+
+    v_nummer_of: dict[str, str] = field(default_factory=dict)  # partner ref -> V-nummer
+    identified_existing: int = 0
+    screened: dict[str, ScreeningCompleted] = field(default_factory=dict)
+    applications: dict[str, AsylumApplicationRegistered] = field(default_factory=dict)
+    decisions: dict[str, AsylumDecision] = field(default_factory=dict)
+    placements: dict[str, ReceptionPlacement] = field(default_factory=dict)
+    reception_ended: dict[str, ReceptionEnded] = field(default_factory=dict)
+    outcomes: dict[str, CaseOutcome] = field(default_factory=dict)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def add(self, message: object) -> None:
+        match message:
+            case PersonRegistered():
+                self.v_nummer_of[message.arrival.partner_reference] = message.v_nummer
+                self.identified_existing += message.identified_existing
+            case ScreeningCompleted():
+                self.screened[message.v_nummer] = message
+            case AsylumApplicationRegistered():
+                self.applications[message.v_nummer] = message
+            case AsylumDecision():
+                self.decisions[message.v_nummer] = message
+            case ReceptionPlacement():
+                self.placements[message.v_nummer] = message
+            case ReceptionEnded():
+                self.reception_ended[message.v_nummer] = message
+            case CaseOutcome():
+                self.outcomes[message.v_nummer] = message
+            case DeadLetter():
+                self.dead_letters.append(message)
+        self.counts[type(message).__name__] += 1
+
+    def open_cases(self) -> set[str]:
+        return set(self.v_nummer_of.values()) - set(self.outcomes)
+
+
+class ChainWatch:
+    """Reads the chain's topics from the beginning without joining a consumer group."""
+
+    def __init__(self, bootstrap_servers: str) -> None:
+        self.book = CaseBook()
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=50,
+        )
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        self._consumer.subscribe([topic_for(m).name for m in WATCHED])
+
+    async def stop(self) -> None:
+        await self._consumer.stop()
+
+    async def poll(self, timeout: float = 0.2) -> None:
+        batches = await self._consumer.getmany(timeout_ms=int(timeout * 1000))
+        for records in batches.values():
+            for record in records:
+                headers = header_dict(record.headers)
+                self.book.add(decode(record.topic, record.value or b"", headers))
+
+    async def until(
+        self,
+        done: Callable[[CaseBook], bool],
+        timeout: float,
+        progress: Callable[[CaseBook], None] | None = None,
+        check: Callable[[], None] | None = None,
+        every: float = 1.0,
+    ) -> bool:
+        """Poll until `done(book)`; call `progress` every `every` s and `check` to fail fast."""
+        deadline = time.monotonic() + timeout
+        next_report = time.monotonic() + every
+        while not done(self.book):
+            if time.monotonic() > deadline:
+                return False
+            if check is not None:
+                check()
+            await self.poll()
+            if progress is not None and time.monotonic() >= next_report:
+                progress(self.book)
+                next_report += every
+        return True

@@ -1,0 +1,1 @@
+"""The shared service kit: broker wiring, protobuf codec, telemetry, store, clock."""

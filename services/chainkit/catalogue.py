@@ -1,0 +1,86 @@
+"""The topic catalogue (contracts/migratieketen/v1/topics.toml) as Python objects."""
+
+from __future__ import annotations
+
+import importlib
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from google.protobuf.message import Message
+
+_CONTRACT_PACKAGE = "migratieketen.v1"
+_MODULES = (
+    "arrival",
+    "asylum",
+    "bvv",
+    "common",
+    "deadletter",
+    "europaloket",
+    "outcome",
+    "reception",
+    "screening",
+)
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    message: type[Message]
+    ce_type: str
+    key: str
+    producers: tuple[str, ...]
+    consumers: tuple[str, ...]
+    retention_days: int
+    description: str
+
+    @property
+    def keyed_by_v_nummer(self) -> bool:
+        return self.key == "v_nummer"
+
+
+def _message_class(name: str) -> type[Message]:
+    for module_name in _MODULES:
+        module = importlib.import_module(f"{_CONTRACT_PACKAGE}.{module_name}_pb2")
+        cls = getattr(module, name, None)
+        if isinstance(cls, type) and issubclass(cls, Message):
+            return cls
+    raise LookupError(f"topics.toml names message {name!r}, which no .proto defines")
+
+
+@cache
+def topics() -> dict[str, Topic]:
+    raw = tomllib.loads(
+        resources.files(_CONTRACT_PACKAGE).joinpath("topics.toml").read_text("utf-8")
+    )
+    return {
+        name: Topic(
+            name=name,
+            message=_message_class(spec["message"]),
+            ce_type=spec["ce_type"],
+            key=spec["key"],
+            producers=tuple(spec["producers"]),
+            consumers=tuple(spec["consumers"]),
+            retention_days=int(spec["retention_days"]),
+            description=spec["description"],
+        )
+        for name, spec in raw["topics"].items()
+    }
+
+
+def topic_for(message: type[Message] | Message) -> Topic:
+    """The one topic that carries this message type."""
+    cls = message if isinstance(message, type) else type(message)
+    for topic in topics().values():
+        if topic.message is cls:
+            return topic
+    raise LookupError(f"no topic in the catalogue carries {cls.__name__}")
+
+
+def consumed_by(service: str) -> list[Topic]:
+    return [topic for topic in topics().values() if service in topic.consumers]
+
+
+def by_ce_type(ce_type: str) -> Topic | None:
+    return next((t for t in topics().values() if t.ce_type == ce_type), None)

@@ -1,0 +1,61 @@
+"""Settings every service reads from the environment (prefix MK_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """One service's settings; the same code runs on the embedded broker and Apache Kafka."""
+
+    model_config = SettingsConfigDict(env_prefix="MK_", extra="ignore")
+
+    bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("MK_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    data_dir: Path = Path(".data")
+    # PostgreSQL (postgresql+asyncpg://...) puts each service in its own schema;
+    # unset, each service keeps one SQLite file under data_dir.
+    database_url: str | None = None
+    # Real Unix time at which the simulated clock starts; all services of one chain share it.
+    clock_epoch: float | None = None
+    # Real seconds per simulated day.
+    clock_seconds_per_day: float = Field(default=1.0, gt=0)
+    # Apache Kafka supports the idempotent producer; the embedded broker rejects it.
+    idempotent_producer: bool = False
+    # Consumers poll: the fetch wait sets the latency of every hop.
+    fetch_max_wait_ms: int = Field(default=25, ge=1)
+    relay_batch_size: int = Field(default=500, ge=1)
+    relay_poll_seconds: float = Field(default=0.05, gt=0)
+    timer_poll_seconds: float = Field(default=0.05, gt=0)
+    # Seed of every simulation (Europaloket reference data, decisions, departures).
+    seed: int = 20260612
+    otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MK_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+    )
+    log_level: str = "WARNING"
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("bootstrap_servers must name at least one host:port")
+        return value
+
+    @property
+    def trace_dir(self) -> Path:
+        return self.data_dir / "traces"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    def database_url_for(self, service: str) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.db').resolve()}"

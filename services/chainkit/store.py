@@ -1,0 +1,226 @@
+"""Per-service SQL store with the outbox, the inbox and stored timers.
+
+A state change and the events it causes are committed in one transaction (outbox);
+the relay sends them to Kafka afterwards. Processed event ids are recorded (inbox) so
+a redelivered event has no second effect. Timers hold deadlines on the simulated clock
+together with the trace context of the step that set them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from google.protobuf.message import Message
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    event,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from chainkit.catalogue import topic_for
+from chainkit.codec import cloudevent_headers
+from chainkit.telemetry import inject_current
+
+_ID = BigInteger().with_variant(Integer, "sqlite")
+
+
+def _kit_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
+    outbox = Table(
+        "outbox",
+        metadata,
+        Column("id", _ID, primary_key=True, autoincrement=True),
+        Column("topic", String(200), nullable=False),
+        Column("key", LargeBinary, nullable=True),
+        Column("value", LargeBinary, nullable=False),
+        Column("headers", Text, nullable=False),
+        Column("created_at", Float, nullable=False),
+    )
+    inbox = Table(
+        "inbox",
+        metadata,
+        Column("event_id", String(200), primary_key=True),
+        Column("topic", String(200), nullable=False),
+        Column("processed_at", Float, nullable=False),
+    )
+    timers = Table(
+        "timers",
+        metadata,
+        Column("id", _ID, primary_key=True, autoincrement=True),
+        Column("kind", String(100), nullable=False),
+        Column("v_nummer", String(10), nullable=False),
+        Column("due_at", Float, nullable=False),  # simulated Unix time
+        Column("payload", LargeBinary, nullable=False),
+        Column("trace_context", Text, nullable=False),
+        Column("fired", Boolean, nullable=False, default=False),
+        Index("ix_timers_due", "fired", "due_at"),
+    )
+    return outbox, inbox, timers
+
+
+@dataclass
+class Timer:
+    id: int
+    kind: str
+    v_nummer: str
+    due_at: datetime
+    payload: bytes
+    trace_context: dict[str, str]
+
+
+@dataclass
+class UnitOfWork:
+    """One transaction: the service's own writes, processed ids, events and timers."""
+
+    conn: AsyncConnection
+    store: Store
+    _events: list[dict[str, object]] = field(default_factory=list)
+
+    async def seen(self, event_id: str) -> bool:
+        row = await self.conn.execute(
+            select(self.store.inbox.c.event_id).where(self.store.inbox.c.event_id == event_id)
+        )
+        return row.first() is not None
+
+    async def mark_seen(self, event_id: str, topic: str) -> None:
+        await self.conn.execute(
+            insert(self.store.inbox).values(
+                event_id=event_id, topic=topic, processed_at=time.time()
+            )
+        )
+
+    def publish(self, message: Message, key: str | bytes | None) -> None:
+        """Queue an event; it is written to the outbox with this transaction."""
+        topic = topic_for(message)
+        key_bytes = key.encode() if isinstance(key, str) else key
+        subject = key_bytes.decode("utf-8", "replace") if key_bytes else ""
+        headers = cloudevent_headers(topic, self.store.service, subject)
+        headers.update(inject_current())
+        self._events.append(
+            {
+                "topic": topic.name,
+                "key": key_bytes,
+                "value": message.SerializeToString(),
+                "headers": json.dumps(headers),
+                "created_at": time.time(),
+            }
+        )
+
+    async def schedule(self, kind: str, v_nummer: str, due_at: datetime, payload: bytes) -> None:
+        """Store a deadline; the timer loop fires it under the current trace."""
+        await self.conn.execute(
+            insert(self.store.timers).values(
+                kind=kind,
+                v_nummer=v_nummer,
+                due_at=due_at.timestamp(),
+                payload=payload,
+                trace_context=json.dumps(inject_current()),
+                fired=False,
+            )
+        )
+
+    async def _flush(self) -> int:
+        if self._events:
+            await self.conn.execute(insert(self.store.outbox), self._events)
+        return len(self._events)
+
+
+class Store:
+    def __init__(self, url: str, metadata: MetaData, service: str) -> None:
+        self.service = service
+        self.metadata = metadata
+        self.outbox, self.inbox, self.timers = _kit_tables(metadata)
+        self.is_sqlite = url.startswith("sqlite")
+        options: dict[str, object] = {}
+        if not self.is_sqlite:
+            # Each service owns its own schema in a shared PostgreSQL database.
+            options["schema_translate_map"] = {None: service}
+        self.engine: AsyncEngine = create_async_engine(url, execution_options=options)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        # SQLite has one writer: serialise this process's transactions instead of
+        # letting them fail with "database is locked".
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self.outbox_ready = asyncio.Event()
+
+    async def start(self) -> None:
+        async with self.engine.begin() as conn:
+            if not self.is_sqlite:
+                await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.service}"'))
+            await conn.run_sync(self.metadata.create_all)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[UnitOfWork]:
+        async with self._locked(), self.engine.begin() as conn:
+            uow = UnitOfWork(conn, self)
+            yield uow
+            published = await uow._flush()
+        if published:
+            self.outbox_ready.set()
+
+    @asynccontextmanager
+    async def _locked(self) -> AsyncIterator[None]:
+        if self._write_lock is None:
+            yield
+        else:
+            async with self._write_lock:
+                yield
+
+    async def due_timers(self, now: datetime, limit: int = 200) -> list[Timer]:
+        t = self.timers
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(t)
+                .where(t.c.fired.is_(False), t.c.due_at <= now.timestamp())
+                .order_by(t.c.due_at)
+                .limit(limit)
+            )
+            return [
+                Timer(
+                    id=r.id,
+                    kind=r.kind,
+                    v_nummer=r.v_nummer,
+                    due_at=datetime.fromtimestamp(r.due_at, UTC),
+                    payload=r.payload,
+                    trace_context=json.loads(r.trace_context),
+                )
+                for r in rows
+            ]
+
+    async def claim_timer(self, uow: UnitOfWork, timer_id: int) -> bool:
+        """Mark a timer fired inside the transaction that acts on it (exactly once)."""
+        t = self.timers
+        result = await uow.conn.execute(
+            update(t).where(t.c.id == timer_id, t.c.fired.is_(False)).values(fired=True)
+        )
+        return result.rowcount == 1
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()

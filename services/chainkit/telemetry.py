@@ -1,0 +1,113 @@
+"""OpenTelemetry set-up: one trace per case, spans to a local file and optionally OTLP."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+# Attribute names every case span carries. Only the V-nummer identifies a person here.
+V_NUMMER = "case.v_nummer"
+STAGE = "case.stage"
+EVENT = "case.event"
+
+_PROPAGATOR = TraceContextTextMapPropagator()
+
+
+class JsonLinesSpanExporter(SpanExporter):
+    """Appends finished spans to a JSON-lines file that the `trace` CLI reads."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
+        self._lock = threading.Lock()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        lines = []
+        for span in spans:
+            ctx = span.get_span_context()
+            if ctx is None:
+                continue
+            lines.append(
+                json.dumps(
+                    {
+                        "trace_id": f"{ctx.trace_id:032x}",
+                        "span_id": f"{ctx.span_id:016x}",
+                        "parent_id": f"{span.parent.span_id:016x}" if span.parent else None,
+                        "name": span.name,
+                        "kind": span.kind.name,
+                        "service": span.resource.attributes.get("service.name"),
+                        "start_ns": span.start_time,
+                        "end_ns": span.end_time,
+                        "status": span.status.status_code.name,
+                        "attributes": dict(span.attributes or {}),
+                    },
+                    default=str,
+                )
+            )
+        with self._lock, self._path.open("a", encoding="utf-8") as out:
+            out.write("".join(line + "\n" for line in lines))
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        return None
+
+
+def setup_telemetry(
+    service: str, trace_dir: Path, otlp_endpoint: str | None = None
+) -> TracerProvider:
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(
+        BatchSpanProcessor(
+            JsonLinesSpanExporter(trace_dir / f"{service}.jsonl"), schedule_delay_millis=500
+        )
+    )
+    if otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        endpoint = otlp_endpoint.rstrip("/")
+        if not endpoint.endswith("/v1/traces"):
+            endpoint += "/v1/traces"
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+        logging.getLogger(__name__).info("exporting spans over OTLP to %s", endpoint)
+    return provider
+
+
+def inject_current() -> dict[str, str]:
+    """The W3C trace context of the current span, to store beside a case or an event."""
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier)
+    return carrier
+
+
+def inject(context: Context) -> dict[str, str]:
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier, context=context)
+    return carrier
+
+
+def extract(carrier: dict[str, str]) -> Context:
+    return _PROPAGATOR.extract(carrier)
+
+
+def tag_case(v_nummer: str | None, stage: str, event: str | None = None) -> None:
+    """Put the case handle and stage on the current span."""
+    span = trace.get_current_span()
+    if v_nummer:
+        span.set_attribute(V_NUMMER, v_nummer)
+    span.set_attribute(STAGE, stage)
+    if event:
+        span.set_attribute(EVENT, event)

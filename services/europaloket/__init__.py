@@ -1,0 +1,1 @@
+"""Europaloket gateway: the chain's one door to the eu-LISA systems (simulated)."""

@@ -1,0 +1,1 @@
+"""Reception (COA): places applicants, ends reception when the case is over."""

@@ -1,0 +1,1 @@
+"""Return (DTenV): departure, forced return and Dublin transfer."""
