@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -13,7 +13,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
 from chainkit.catalogue import topic_for
-from chainkit.codec import cloudevent_headers, decode, header_dict
+from chainkit.codec import PoisonMessage, cloudevent_headers, decode, header_dict
 from chainkit.telemetry import STAGE, inject_current
 from migratieketen.v1.arrival_pb2 import ArrivalReport
 from migratieketen.v1.asylum_pb2 import AsylumApplicationRegistered, AsylumDecision
@@ -84,11 +84,15 @@ class CaseBook:
     outcomes: dict[str, CaseOutcome] = field(default_factory=dict)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
+    # Every event seen per V-nummer, by message type, to tell duplicates from effects.
+    history: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    registrations: Counter[str] = field(default_factory=Counter)  # per partner reference
 
     def add(self, message: object) -> None:
         match message:
             case PersonRegistered():
                 self.v_nummer_of[message.arrival.partner_reference] = message.v_nummer
+                self.registrations[message.arrival.partner_reference] += 1
                 self.identified_existing += message.identified_existing
             case ScreeningCompleted():
                 self.screened[message.v_nummer] = message
@@ -105,6 +109,9 @@ class CaseBook:
             case DeadLetter():
                 self.dead_letters.append(message)
         self.counts[type(message).__name__] += 1
+        v_nummer = getattr(message, "v_nummer", "")
+        if v_nummer:
+            self.history[v_nummer][type(message).__name__] += 1
 
     def open_cases(self) -> set[str]:
         return set(self.v_nummer_of.values()) - set(self.outcomes)
@@ -135,7 +142,10 @@ class ChainWatch:
         for records in batches.values():
             for record in records:
                 headers = header_dict(record.headers)
-                self.book.add(decode(record.topic, record.value or b"", headers))
+                try:
+                    self.book.add(decode(record.topic, record.value or b"", headers))
+                except PoisonMessage:
+                    self.book.counts["undecodable"] += 1  # the services dead-letter it
 
     async def until(
         self,

@@ -195,7 +195,17 @@ class ServiceRuntime:
             if await uow.seen(event_id):
                 return
             await uow.mark_seen(event_id, record.topic)
-            uow.publish(letter, record.key)
+            uow.publish(
+                letter,
+                record.key,
+                {
+                    "dlq_reason_code": code,
+                    "dlq_reason": reason,
+                    "dlq_service": self.spec.name,
+                    "dlq_original_topic": record.topic,
+                    "dlq_original_offset": str(record.offset),
+                },
+            )
         log.warning("dead-lettered a message from %s: %s", record.topic, code)
 
     async def _timer_loop(self) -> None:

@@ -108,13 +108,19 @@ class UnitOfWork:
             )
         )
 
-    def publish(self, message: Message, key: str | bytes | None) -> None:
+    def publish(
+        self,
+        message: Message,
+        key: str | bytes | None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> None:
         """Queue an event; it is written to the outbox with this transaction."""
         topic = topic_for(message)
         key_bytes = key.encode() if isinstance(key, str) else key
         subject = key_bytes.decode("utf-8", "replace") if key_bytes else ""
         headers = cloudevent_headers(topic, self.store.service, subject)
         headers.update(inject_current())
+        headers.update(extra_headers or {})
         self._events.append(
             {
                 "topic": topic.name,
@@ -136,6 +142,15 @@ class UnitOfWork:
                 trace_context=json.dumps(inject_current()),
                 fired=False,
             )
+        )
+
+    async def cancel(self, kind: str, v_nummer: str) -> None:
+        """Drop the pending timers of this kind for this person (their reason is gone)."""
+        t = self.store.timers
+        await self.conn.execute(
+            update(t)
+            .where(t.c.kind == kind, t.c.v_nummer == v_nummer, t.c.fired.is_(False))
+            .values(fired=True)
         )
 
     async def _flush(self) -> int:

@@ -14,7 +14,7 @@ from migratieketen.v1.arrival_pb2 import ArrivalReport
 from migratieketen.v1.bvv_pb2 import PersonRegistered
 from migratieketen.v1.common_pb2 import Partner
 from migratieketen.v1.europaloket_pb2 import CheckPurpose, CheckRequest, CheckResult
-from migratieketen.v1.screening_pb2 import ScreeningCompleted
+from migratieketen.v1.screening_pb2 import Referral, ScreeningCompleted
 from screening.domain import (
     SCREENING_SYSTEMS,
     deadline,
@@ -108,8 +108,10 @@ async def _complete(request_id: str, result: CheckResult | None, ctx: Ctx) -> No
     await ctx.uow.conn.execute(
         update(screenings)
         .where(screenings.c.request_id == request_id)
-        .values(state=COMPLETED, completed_at=now.timestamp(), referral=str(decided))
+        .values(state=COMPLETED, completed_at=now.timestamp(), referral=Referral.Name(decided))
     )
+    if result is not None:
+        await ctx.uow.cancel(DEADLINE, row.v_nummer)
     ctx.publish(
         ScreeningCompleted(
             v_nummer=row.v_nummer,

@@ -1,0 +1,54 @@
+# Two commands for a new user: `make run` (the chain with a demo) and `make test`.
+# Both create the virtual environment and install what they need on first use.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+TOOLS  := .tools
+BUF    := $(TOOLS)/node_modules/.bin/buf
+CASES  ?= 50
+SECONDS_PER_DAY ?= 0.1
+PYTEST_ARGS ?=
+
+.PHONY: setup run test lint proto check-proto buf-lint tools clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# The whole chain on the embedded broker, a demo batch of arrivals, a summary.
+run: $(STAMP)
+	$(BIN)/migratieketen run --cases $(CASES) --seconds-per-day $(SECONDS_PER_DAY)
+
+# Unit, contract, component and end-to-end tests (real broker, real processes).
+test: $(STAMP) tools
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy services tests e2e
+
+# Regenerate the Python code (and type stubs) from contracts/*.proto.
+proto: $(STAMP)
+	$(BIN)/python -m grpc_tools.protoc -I contracts \
+		--python_out=contracts --pyi_out=contracts contracts/migratieketen/v1/*.proto
+
+# buf (from the npm registry) for `buf lint` and `buf breaking`; skipped without npm.
+tools: $(BUF)
+
+$(BUF):
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --silent --no-audit --no-fund --prefix $(TOOLS) @bufbuild/buf@1 ; \
+	else echo "npm not found: buf lint tests will be skipped"; fi
+
+buf-lint: tools
+	cd contracts && ../$(BUF) lint
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,51 @@
+"""Whole cases through the whole chain: outcomes and one trace per case."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from chainctl.arrivals import make_arrivals
+from chainkit.telemetry import V_NUMMER
+from e2e.conftest import RunningChain
+from e2e.helpers import check_case_trace, drive, wait_for_traces
+from migratieketen.v1.screening_pb2 import Referral
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_twenty_arrivals_each_reach_an_outcome_in_one_trace(
+    running_chain: RunningChain,
+) -> None:
+    reports = make_arrivals(20, seed=2026, prefix="E2E")
+    book = await drive(running_chain.bootstrap_servers, running_chain.trace_dir, reports)
+
+    v_nummers = [book.v_nummer_of[r.partner_reference] for r in reports]
+    assert all(re.fullmatch(r"\d{10}", v) for v in v_nummers)
+    assert len(set(v_nummers)) == 20, "twenty different people got twenty V-nummers"
+    referrals = {book.screened[v].referral for v in v_nummers}
+    assert referrals == {Referral.REFERRAL_ASYLUM, Referral.REFERRAL_RETURN}
+    assert not [d for d in book.dead_letters if d.topic != "arrival.reported.v1"]
+
+    await wait_for_traces(running_chain.trace_dir, book, v_nummers)
+    spans = check_case_trace(running_chain.trace_dir, book, v_nummers[0])
+    tagged = [s for s in spans if s.attributes.get(V_NUMMER)]
+    assert {s.attributes[V_NUMMER] for s in tagged} == {v_nummers[0]}
+
+
+async def test_spans_carry_no_personal_data(running_chain: RunningChain) -> None:
+    reports = make_arrivals(3, seed=99, prefix="PRIV")
+    book = await drive(running_chain.bootstrap_servers, running_chain.trace_dir, reports)
+    v_nummers = [book.v_nummer_of[r.partner_reference] for r in reports]
+    await wait_for_traces(running_chain.trace_dir, book, v_nummers)
+    files = [p.read_text("utf-8") for p in running_chain.trace_dir.glob("*.jsonl")]
+    logs = [p.read_text("utf-8") for p in (running_chain.data_dir / "logs").glob("*.log")]
+    for report in reports:
+        identity = report.claimed_identity
+        secrets = [identity.family_name, identity.given_names, report.biometrics.template_hash]
+        secrets += [d.document_number for d in report.documents]
+        dob = identity.date_of_birth
+        secrets.append(f"{dob.year}-{dob.month:02d}-{dob.day:02d}")
+        for secret in filter(None, secrets):
+            assert not any(secret in text for text in files + logs), "personal data leaked"
