@@ -37,7 +37,8 @@ lint: $(STAMP)
 # Regenerate the Python code (and type stubs) from contracts/*.proto.
 proto: $(STAMP)
 	$(BIN)/python -m grpc_tools.protoc -I contracts \
-		--python_out=contracts --pyi_out=contracts contracts/migratieketen/v1/*.proto
+		--plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy --mypy_opt=quiet \
+		--python_out=contracts --mypy_out=contracts contracts/migratieketen/v1/*.proto
 
 # buf (from the npm registry) for `buf lint` and `buf breaking`; skipped without npm.
 tools: $(BUF)

@@ -27,7 +27,9 @@ async def database() -> AsyncIterator[str]:
     try:
         admin = await asyncpg.connect(ADMIN_URL, timeout=5)
     except (OSError, asyncpg.PostgresError) as error:
-        pytest.skip(f"no PostgreSQL at {ADMIN_URL} ({type(error).__name__}); set MK_TEST_POSTGRES_URL")
+        pytest.skip(
+            f"no PostgreSQL at {ADMIN_URL} ({type(error).__name__}); set MK_TEST_POSTGRES_URL"
+        )
     name = f"mk_e2e_{uuid.uuid4().hex[:12]}"
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:

@@ -21,7 +21,9 @@ pytestmark = pytest.mark.e2e
 ARRIVALS = "arrival.reported.v1"
 
 
-def _letters(records: list[ConsumerRecord], marker: bytes) -> list[tuple[DeadLetter, dict[str, str]]]:
+def _letters(
+    records: list[ConsumerRecord], marker: bytes
+) -> list[tuple[DeadLetter, dict[str, str]]]:
     out = []
     for record in records:
         letter = DeadLetter.FromString(record.value)

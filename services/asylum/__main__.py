@@ -1,7 +1,7 @@
 """Start the asylum service: `python -m asylum`."""
 
-from chainkit.runtime import run
 from asylum.service import SPEC
+from chainkit.runtime import run
 
 if __name__ == "__main__":
     run(SPEC)

@@ -91,4 +91,3 @@ def decide(
         else D.DECISION_OUTCOME_REJECTED_MANIFESTLY_UNFOUNDED
     )
     return Decision(rejected, True, pact.departure_period_days)
-

@@ -65,7 +65,9 @@ async def on_screening_completed(screened: ScreeningCompleted, ctx: Ctx) -> None
         ),
         key=screened.v_nummer,
     )
-    await ctx.schedule(DECIDE, screened.v_nummer, now + handling_time(proc), application_id.encode())
+    await ctx.schedule(
+        DECIDE, screened.v_nummer, now + handling_time(proc), application_id.encode()
+    )
 
 
 async def on_decide(timer: Timer, ctx: Ctx) -> None:
@@ -82,9 +84,7 @@ async def on_decide(timer: Timer, ctx: Ctx) -> None:
         return
     screened = ScreeningCompleted.FromString(row.screening)
     proc = AsylumProcedure.Value(row.procedure)
-    decision = decide(
-        proc, list(screened.form.nationalities), ctx.rng("decision", row.v_nummer)
-    )
+    decision = decide(proc, list(screened.form.nationalities), ctx.rng("decision", row.v_nummer))
     now = ctx.clock.now()
     await ctx.uow.conn.execute(
         update(applications)

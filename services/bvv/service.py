@@ -35,9 +35,7 @@ async def on_arrival(report: ArrivalReport, ctx: Ctx) -> None:
     check_arrival(report)
     conn = ctx.uow.conn
     already = await conn.execute(
-        select(arrivals.c.v_nummer).where(
-            arrivals.c.partner_reference == report.partner_reference
-        )
+        select(arrivals.c.v_nummer).where(arrivals.c.partner_reference == report.partner_reference)
     )
     if already.first() is not None:
         return  # the same report sent twice: one registration
@@ -57,7 +55,9 @@ async def on_arrival(report: ArrivalReport, ctx: Ctx) -> None:
                 registered_at=now.timestamp(),
             )
         )
-        sequence = result.inserted_primary_key[0]
+        inserted = result.inserted_primary_key
+        assert inserted is not None
+        sequence = inserted[0]
         v_nummer = v_nummer_for(sequence)
         await conn.execute(
             persons.update().where(persons.c.sequence == sequence).values(v_nummer=v_nummer)

@@ -27,8 +27,10 @@ _NATIONALITIES = (
     ("SYR", 0.22), ("AFG", 0.14), ("ERI", 0.10), ("TUR", 0.10), ("IRQ", 0.08), ("YEM", 0.06),
     ("SOM", 0.06), ("MAR", 0.08), ("DZA", 0.05), ("NGA", 0.04), ("COL", 0.04), ("GEO", 0.03),
 )  # fmt: skip
-_LANGUAGES = {"SYR": "ar", "AFG": "ps", "ERI": "ti", "TUR": "tr", "IRQ": "ar", "YEM": "ar",
-              "SOM": "so", "MAR": "ar", "DZA": "ar", "NGA": "en", "COL": "es", "GEO": "ka"}  # fmt: skip
+_LANGUAGES = {
+    "SYR": "ar", "AFG": "ps", "ERI": "ti", "TUR": "tr", "IRQ": "ar", "YEM": "ar",
+    "SOM": "so", "MAR": "ar", "DZA": "ar", "NGA": "en", "COL": "es", "GEO": "ka",
+}  # fmt: skip
 
 
 def make_arrivals(count: int, seed: int = 1, prefix: str = "DEMO") -> list[ArrivalReport]:
@@ -39,9 +41,7 @@ def make_arrivals(count: int, seed: int = 1, prefix: str = "DEMO") -> list[Arriv
     family: str | None = None
     for i in range(count):
         at_border = rng.random() < 0.4
-        nationality = rng.choices(
-            [n for n, _ in _NATIONALITIES], [w for _, w in _NATIONALITIES]
-        )[0]
+        nationality = rng.choices([n for n, _ in _NATIONALITIES], [w for _, w in _NATIONALITIES])[0]
         # Every fifth person starts or continues a family group of two or three.
         if family is None and rng.random() < 0.2:
             family = f"{prefix}-FAM-{i:05d}"

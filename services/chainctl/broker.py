@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
@@ -103,10 +104,8 @@ async def ensure_topics(
             if topic.name not in existing
         ]
         if wanted:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # created meanwhile
                 await admin.create_topics(wanted)
-            except TopicAlreadyExistsError:
-                pass
         while set(topics()) - set(await admin.list_topics()):
             if time.monotonic() > deadline:
                 raise BrokerError("the broker did not list the created topics in time")

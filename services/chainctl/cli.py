@@ -10,6 +10,7 @@ import signal
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -29,7 +30,7 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
-def _progress(total: int, started: float) -> callable:  # type: ignore[valid-type]
+def _progress(total: int, started: float) -> Callable[[CaseBook], None]:
     def show(book: CaseBook) -> None:
         _say(
             f"  {time.monotonic() - started:6.1f}s  registered {len(book.v_nummer_of):>4}/{total}"
@@ -111,8 +112,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         chain.start()
         chain.wait_ready()
         startup = time.monotonic() - t0
-        _say(f"Chain started: {len(chain.services)} services in {startup:.1f} s "
-             f"({', '.join(chain.services)}); logs in {data_dir / 'logs'}")
+        _say(
+            f"Chain started: {len(chain.services)} services in {startup:.1f} s "
+            f"({', '.join(chain.services)}); logs in {data_dir / 'logs'}"
+        )
         book, complete = asyncio.run(_demo(args, bootstrap, chain))
         elapsed = time.monotonic() - t0
         _say("")
@@ -142,9 +145,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         _say("Chain stopped.")
 
 
-async def _demo(
-    args: argparse.Namespace, bootstrap: str, chain: Chain
-) -> tuple[CaseBook, bool]:
+async def _demo(args: argparse.Namespace, bootstrap: str, chain: Chain) -> tuple[CaseBook, bool]:
     provider = setup_telemetry("partner", args.data_dir / "traces")
     watch = ChainWatch(bootstrap)
     await watch.start()
@@ -185,10 +186,11 @@ def cmd_topics(args: argparse.Namespace) -> int:
         created = asyncio.run(ensure_topics(args.bootstrap_servers, args.partitions))
         _say(f"Created {len(created)} topics on {args.bootstrap_servers}")
     for topic in topics().values():
+        message = f"migratieketen.v1.{topic.message.__name__}"
+        _say(f"{topic.name:<32} key={topic.key:<18} message={message}")
         _say(
-            f"{topic.name:<32} key={topic.key:<18} message=migratieketen.v1.{topic.message.__name__}"
+            f"{'':<32} producers={','.join(topic.producers)} consumers={','.join(topic.consumers)}"
         )
-        _say(f"{'':<32} producers={','.join(topic.producers)} consumers={','.join(topic.consumers)}")
     return 0
 
 
@@ -229,17 +231,28 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="migratieketen", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     data = argparse.ArgumentParser(add_help=False)
-    data.add_argument("--data-dir", type=Path, default=Path(".data"),
-                      help="where databases, logs and traces go (default .data)")
+    data.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(".data"),
+        help="where databases, logs and traces go (default .data)",
+    )
 
     run = sub.add_parser("run", parents=[data], help="run the whole chain with a demo batch")
     run.add_argument("--cases", type=int, default=50, help="arrivals to feed (default 50)")
-    run.add_argument("--seconds-per-day", type=float, default=0.1,
-                     help="real seconds per simulated day (default 0.1)")
+    run.add_argument(
+        "--seconds-per-day",
+        type=float,
+        default=0.1,
+        help="real seconds per simulated day (default 0.1)",
+    )
     run.add_argument("--seed", type=int, default=None, help="simulation seed")
     run.add_argument("--timeout", type=float, default=300.0, help="give up after N seconds")
-    run.add_argument("--bootstrap-servers", default=None,
-                     help="use this Kafka instead of starting the embedded broker")
+    run.add_argument(
+        "--bootstrap-servers",
+        default=None,
+        help="use this Kafka instead of starting the embedded broker",
+    )
     run.add_argument("--keep-data", action="store_true", help="do not wipe --data-dir first")
     run.set_defaults(func=cmd_run)
 

@@ -71,9 +71,7 @@ def decode(topic_name: str, payload: bytes, headers: Mapping[str, str]) -> Messa
         )
     content_type = headers.get("content-type")
     if content_type is not None and content_type != CONTENT_TYPE:
-        raise PoisonMessage(
-            "unsupported_content_type", f"content-type must be {CONTENT_TYPE}"
-        )
+        raise PoisonMessage("unsupported_content_type", f"content-type must be {CONTENT_TYPE}")
     message = topic.message()
     try:
         message.ParseFromString(payload)
@@ -82,5 +80,5 @@ def decode(topic_name: str, payload: bytes, headers: Mapping[str, str]) -> Messa
             "undecodable", f"value is not a valid {topic.message.__name__} protobuf"
         ) from None
     if topic.keyed_by_v_nummer:
-        validate_v_nummer(getattr(message, "v_nummer"))
+        validate_v_nummer(getattr(message, topic.key), topic.key)
     return message

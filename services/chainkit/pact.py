@@ -54,7 +54,9 @@ class PactLimits(BaseSettings):
 
     def recognition_rate(self, nationalities: list[str]) -> float:
         """The highest rate among the person's nationalities (the most protective)."""
-        rates = [self.recognition_rates.get(n, self.default_recognition_rate) for n in nationalities]
+        rates = [
+            self.recognition_rates.get(n, self.default_recognition_rate) for n in nationalities
+        ]
         return max(rates, default=self.default_recognition_rate)
 
 
@@ -64,7 +66,10 @@ def limits() -> PactLimits:
 
 
 GRANTED = frozenset(
-    {DecisionOutcome.DECISION_OUTCOME_GRANTED_REFUGEE, DecisionOutcome.DECISION_OUTCOME_GRANTED_SUBSIDIARY}
+    {
+        DecisionOutcome.DECISION_OUTCOME_GRANTED_REFUGEE,
+        DecisionOutcome.DECISION_OUTCOME_GRANTED_SUBSIDIARY,
+    }
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 
@@ -43,10 +44,8 @@ class OutboxRelay:
                 continue
             if sent < self._batch_size:
                 self._store.outbox_ready.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._store.outbox_ready.wait(), self._poll)
-                except TimeoutError:
-                    pass
         while await self.relay_once():  # drain what was committed before stopping
             pass
 

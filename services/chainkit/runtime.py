@@ -10,9 +10,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -129,7 +130,7 @@ class ServiceRuntime:
         return Ctx(uow, self.clock, self.settings, self.spec.name)
 
     async def on_message(self, body: bytes, message: KafkaMessage) -> None:
-        record = message.raw_message
+        record = cast(ConsumerRecord, message.raw_message)
         headers = header_dict(record.headers)
         event_id = headers.get("ce_id") or f"{record.topic}:{record.partition}:{record.offset}"
         try:

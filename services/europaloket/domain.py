@@ -10,14 +10,30 @@ from migratieketen.v1.europaloket_pb2 import CheckRequest, CheckStatus, SystemAn
 
 S = EuSystem
 # Which partner may consult which system (need-to-know). COA consults none.
-NEED_TO_KNOW: dict[int, frozenset[int]] = {
+NEED_TO_KNOW: dict[Partner.ValueType, frozenset[EuSystem.ValueType]] = {
     Partner.PARTNER_SCREENING: frozenset(
-        {S.EU_SYSTEM_EURODAC, S.EU_SYSTEM_SIS, S.EU_SYSTEM_VIS, S.EU_SYSTEM_EES,
-         S.EU_SYSTEM_ETIAS, S.EU_SYSTEM_ECRIS_TCN, S.EU_SYSTEM_ESP, S.EU_SYSTEM_MID}
+        {
+            S.EU_SYSTEM_EURODAC,
+            S.EU_SYSTEM_SIS,
+            S.EU_SYSTEM_VIS,
+            S.EU_SYSTEM_EES,
+            S.EU_SYSTEM_ETIAS,
+            S.EU_SYSTEM_ECRIS_TCN,
+            S.EU_SYSTEM_ESP,
+            S.EU_SYSTEM_MID,
+        }
     ),
     Partner.PARTNER_KMAR: frozenset(
-        {S.EU_SYSTEM_EURODAC, S.EU_SYSTEM_SIS, S.EU_SYSTEM_VIS, S.EU_SYSTEM_EES,
-         S.EU_SYSTEM_ETIAS, S.EU_SYSTEM_ECRIS_TCN, S.EU_SYSTEM_ESP, S.EU_SYSTEM_MID}
+        {
+            S.EU_SYSTEM_EURODAC,
+            S.EU_SYSTEM_SIS,
+            S.EU_SYSTEM_VIS,
+            S.EU_SYSTEM_EES,
+            S.EU_SYSTEM_ETIAS,
+            S.EU_SYSTEM_ECRIS_TCN,
+            S.EU_SYSTEM_ESP,
+            S.EU_SYSTEM_MID,
+        }
     ),
     Partner.PARTNER_IND: frozenset(
         {S.EU_SYSTEM_EURODAC, S.EU_SYSTEM_VIS, S.EU_SYSTEM_SIS, S.EU_SYSTEM_ESP}
@@ -26,7 +42,7 @@ NEED_TO_KNOW: dict[int, frozenset[int]] = {
 }
 
 # Share of persons with a hit in each system, in the seeded random population.
-HIT_SHARE: dict[int, float] = {
+HIT_SHARE: dict[EuSystem.ValueType, float] = {
     S.EU_SYSTEM_EURODAC: 0.15,
     S.EU_SYSTEM_SIS: 0.03,
     S.EU_SYSTEM_VIS: 0.05,
@@ -44,12 +60,12 @@ SIS_ALERTS = (
 )
 
 
-def denied_systems(request: CheckRequest) -> list[int]:
+def denied_systems(request: CheckRequest) -> list[EuSystem.ValueType]:
     allowed = NEED_TO_KNOW.get(request.partner, frozenset())
     return [system for system in request.systems if system not in allowed]
 
 
-def simulate(request: CheckRequest, system: int, seed: int) -> SystemAnswer:
+def simulate(request: CheckRequest, system: EuSystem.ValueType, seed: int) -> SystemAnswer:
     """The answer the system gives this person; the same seed gives the same answer."""
     subject = request.biometric_template_hash or request.v_nummer
     rng = random.Random(f"{seed}|{system}|{subject}")

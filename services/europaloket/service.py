@@ -16,6 +16,7 @@ from migratieketen.v1.europaloket_pb2 import (
     CheckRequest,
     CheckResult,
     CheckStatus,
+    SystemAnswer,
 )
 
 metadata = MetaData()
@@ -48,7 +49,7 @@ async def on_check_request(request: CheckRequest, ctx: Ctx) -> None:
     if denied:
         names = ", ".join(EuSystem.Name(s) for s in denied)
         status = CheckStatus.CHECK_STATUS_DENIED
-        answers = []
+        answers: list[SystemAnswer] = []
         trace.get_current_span().set_attribute("europaloket.denied", names)
     else:
         answers = []

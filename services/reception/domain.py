@@ -50,5 +50,3 @@ def end_reason(outcome: Outcome.ValueType) -> ReceptionEndReason.ValueType:
         Outcome.OUTCOME_TRANSFERRED: ReceptionEndReason.RECEPTION_END_REASON_TRANSFERRED,
         Outcome.OUTCOME_ABSCONDED: ReceptionEndReason.RECEPTION_END_REASON_ABSCONDED,
     }.get(outcome, ReceptionEndReason.RECEPTION_END_REASON_UNSPECIFIED)
-
-

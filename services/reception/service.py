@@ -65,9 +65,7 @@ async def on_registered(registered: AsylumApplicationRegistered, ctx: Ctx) -> No
             location_type=kind,
             location=LOCATIONS[kind],
             placed_at=timestamp(now),
-            reporting_interval_days=reporting_interval_days(
-                kind, registered.family_with_children
-            ),
+            reporting_interval_days=reporting_interval_days(kind, registered.family_with_children),
         ),
         key=registered.v_nummer,
     )
@@ -75,9 +73,7 @@ async def on_registered(registered: AsylumApplicationRegistered, ctx: Ctx) -> No
 
 async def on_decision(decision: AsylumDecision, ctx: Ctx) -> None:
     if is_granted(decision.outcome):
-        await ctx.schedule(
-            HOUSING, decision.v_nummer, ctx.clock.now() + HOUSING_WAIT, b""
-        )
+        await ctx.schedule(HOUSING, decision.v_nummer, ctx.clock.now() + HOUSING_WAIT, b"")
     # Otherwise reception lasts until DTenV reports the departure or transfer.
 
 
