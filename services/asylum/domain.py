@@ -90,4 +90,9 @@ def decide(
         if proc == P.ASYLUM_PROCEDURE_REGULAR
         else D.DECISION_OUTCOME_REJECTED_MANIFESTLY_UNFOUNDED
     )
-    return Decision(rejected, True, pact.departure_period_days)
+    period = (
+        pact.voluntary_departure_days
+        if proc == P.ASYLUM_PROCEDURE_BORDER
+        else pact.departure_period_days
+    )
+    return Decision(rejected, True, period)

@@ -62,6 +62,7 @@ async def on_screening_completed(screened: ScreeningCompleted, ctx: Ctx) -> None
             decision_due_at=timestamp(due),
             minor=screened.claimed_age < 18,
             family_with_children=ind.family_with_children,
+            unaccompanied_minor=ind.unaccompanied_minor,
         ),
         key=screened.v_nummer,
     )

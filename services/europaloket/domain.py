@@ -99,4 +99,6 @@ def simulate(request: CheckRequest, system: EuSystem.ValueType, seed: int) -> Sy
 def overall_status(answers: list[SystemAnswer]) -> CheckStatus.ValueType:
     if any(a.status == CheckStatus.CHECK_STATUS_HIT for a in answers):
         return CheckStatus.CHECK_STATUS_HIT
+    if answers and all(a.status == CheckStatus.CHECK_STATUS_UNAVAILABLE for a in answers):
+        return CheckStatus.CHECK_STATUS_UNAVAILABLE
     return CheckStatus.CHECK_STATUS_NO_HIT

@@ -24,7 +24,7 @@ LOCATIONS: dict[int, str] = {
 
 
 def location_type(registered: AsylumApplicationRegistered) -> LocationType.ValueType:
-    if registered.minor and not registered.family_with_children:
+    if registered.unaccompanied_minor:
         return L.LOCATION_TYPE_UAM_LOCATION
     if registered.procedure == P.ASYLUM_PROCEDURE_BORDER:
         if registered.family_with_children:

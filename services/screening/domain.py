@@ -54,6 +54,8 @@ class Findings:
 def findings_from(result: CheckResult | None) -> Findings:
     if result is None:
         return Findings(False, "", False, ("security", "eurodac"))
+    if result.status in (CheckStatus.CHECK_STATUS_DENIED, CheckStatus.CHECK_STATUS_UNAVAILABLE):
+        return Findings(False, "", False, ("security", "eurodac"))
     hit = any(a.status == CheckStatus.CHECK_STATUS_HIT for a in result.answers)
     eurodac = next(
         (

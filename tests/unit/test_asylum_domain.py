@@ -180,7 +180,7 @@ def test_border_rejection_carries_a_return_decision() -> None:
         if not is_granted(decision.outcome):
             assert decision.outcome == D.DECISION_OUTCOME_REJECTED_MANIFESTLY_UNFOUNDED
             assert decision.return_decision is True
-            assert decision.departure_period_days > 0
+            assert decision.departure_period_days == 15  # return border procedure
 
 
 @pytest.mark.parametrize(("nationalities", "rate"), [(HIGH, 0.90), (UNKNOWN, 0.40), (LOW, 0.05)])

@@ -198,6 +198,8 @@ def answers(*statuses: CheckStatus.ValueType) -> list[SystemAnswer]:
         ((NO_HIT, HIT, NO_HIT), HIT),
         ((NOT_APPLICABLE, HIT), HIT),
         ((CheckStatus.CHECK_STATUS_UNAVAILABLE, HIT), HIT),
+        ((CheckStatus.CHECK_STATUS_UNAVAILABLE,) * 2, CheckStatus.CHECK_STATUS_UNAVAILABLE),
+        ((CheckStatus.CHECK_STATUS_UNAVAILABLE, NO_HIT), NO_HIT),
     ],
 )
 def test_overall_status(statuses: tuple[CheckStatus.ValueType, ...], expected: int) -> None:

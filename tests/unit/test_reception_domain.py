@@ -27,14 +27,19 @@ PROCEDURES = [
 
 
 def registered(
-    proc: AsylumProcedure.ValueType, minor: bool = False, family: bool = False
+    proc: AsylumProcedure.ValueType,
+    minor: bool = False,
+    family: bool = False,
+    unaccompanied: bool | None = None,
 ) -> AsylumApplicationRegistered:
+    """A registration; a minor outside a family is unaccompanied unless said otherwise."""
     return AsylumApplicationRegistered(
         v_nummer="2600000001",
         application_id="app-1",
         procedure=proc,
         minor=minor,
         family_with_children=family,
+        unaccompanied_minor=(minor and not family) if unaccompanied is None else unaccompanied,
     )
 
 
@@ -62,6 +67,11 @@ def test_location_type(
     proc: AsylumProcedure.ValueType, minor: bool, family: bool, expected: LocationType.ValueType
 ) -> None:
     assert location_type(registered(proc, minor, family)) == expected
+
+
+def test_an_accompanied_minor_is_not_placed_in_a_uam_location() -> None:
+    child = registered(P.ASYLUM_PROCEDURE_REGULAR, minor=True, unaccompanied=False)
+    assert location_type(child) == L.LOCATION_TYPE_REGULAR_CENTRE
 
 
 @pytest.mark.parametrize("proc", PROCEDURES)

@@ -191,6 +191,19 @@ def test_findings_unavailable_or_denied_systems_are_checks_not_done() -> None:
     assert not findings.database_hit
 
 
+@pytest.mark.parametrize(
+    "status", [CheckStatus.CHECK_STATUS_DENIED, CheckStatus.CHECK_STATUS_UNAVAILABLE]
+)
+def test_findings_a_request_refused_as_a_whole_did_no_check(
+    status: CheckStatus.ValueType,
+) -> None:
+    refused = result()
+    refused.status = status
+    findings = findings_from(refused)
+    assert set(findings.checks_not_done) == {"security", "eurodac"}
+    assert not findings.database_hit
+
+
 def test_findings_eurodac_not_applicable_is_neither_hit_nor_check_not_done() -> None:
     findings = findings_from(
         result(answer(S.EU_SYSTEM_EURODAC, CheckStatus.CHECK_STATUS_NOT_APPLICABLE))

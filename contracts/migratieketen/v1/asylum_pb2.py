@@ -25,19 +25,19 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmigratieketen/v1/asylum.proto\x12\x10migratieketen.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x92\x02\n\x1b\x41sylumApplicationRegistered\x12\x10\n\x08v_nummer\x18\x01 \x01(\t\x12\x16\n\x0e\x61pplication_id\x18\x02 \x01(\t\x12\x34\n\tprocedure\x18\x03 \x01(\x0e\x32!.migratieketen.v1.AsylumProcedure\x12\x31\n\rregistered_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0f\x64\x65\x63ision_due_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05minor\x18\x06 \x01(\x08\x12\x1c\n\x14\x66\x61mily_with_children\x18\x07 \x01(\x08\"\xae\x02\n\x0e\x41sylumDecision\x12\x10\n\x08v_nummer\x18\x01 \x01(\t\x12\x16\n\x0e\x61pplication_id\x18\x02 \x01(\t\x12\x34\n\tprocedure\x18\x03 \x01(\x0e\x32!.migratieketen.v1.AsylumProcedure\x12\x32\n\x07outcome\x18\x04 \x01(\x0e\x32!.migratieketen.v1.DecisionOutcome\x12\x17\n\x0freturn_decision\x18\x05 \x01(\x08\x12\x1d\n\x15\x64\x65parture_period_days\x18\x06 \x01(\x05\x12 \n\x18responsible_member_state\x18\x07 \x01(\t\x12.\n\ndecided_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xad\x01\n\x0f\x41sylumProcedure\x12 \n\x1c\x41SYLUM_PROCEDURE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41SYLUM_PROCEDURE_BORDER\x10\x01\x12 \n\x1c\x41SYLUM_PROCEDURE_ACCELERATED\x10\x02\x12\x1c\n\x18\x41SYLUM_PROCEDURE_REGULAR\x10\x03\x12\x1b\n\x17\x41SYLUM_PROCEDURE_DUBLIN\x10\x04*\xa8\x02\n\x0f\x44\x65\x63isionOutcome\x12 \n\x1c\x44\x45\x43ISION_OUTCOME_UNSPECIFIED\x10\x00\x12$\n DECISION_OUTCOME_GRANTED_REFUGEE\x10\x01\x12\'\n#DECISION_OUTCOME_GRANTED_SUBSIDIARY\x10\x02\x12\'\n#DECISION_OUTCOME_REJECTED_UNFOUNDED\x10\x03\x12\x32\n.DECISION_OUTCOME_REJECTED_MANIFESTLY_UNFOUNDED\x10\x04\x12!\n\x1d\x44\x45\x43ISION_OUTCOME_INADMISSIBLE\x10\x05\x12$\n DECISION_OUTCOME_DUBLIN_TRANSFER\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmigratieketen/v1/asylum.proto\x12\x10migratieketen.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaf\x02\n\x1b\x41sylumApplicationRegistered\x12\x10\n\x08v_nummer\x18\x01 \x01(\t\x12\x16\n\x0e\x61pplication_id\x18\x02 \x01(\t\x12\x34\n\tprocedure\x18\x03 \x01(\x0e\x32!.migratieketen.v1.AsylumProcedure\x12\x31\n\rregistered_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0f\x64\x65\x63ision_due_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05minor\x18\x06 \x01(\x08\x12\x1c\n\x14\x66\x61mily_with_children\x18\x07 \x01(\x08\x12\x1b\n\x13unaccompanied_minor\x18\x08 \x01(\x08\"\xae\x02\n\x0e\x41sylumDecision\x12\x10\n\x08v_nummer\x18\x01 \x01(\t\x12\x16\n\x0e\x61pplication_id\x18\x02 \x01(\t\x12\x34\n\tprocedure\x18\x03 \x01(\x0e\x32!.migratieketen.v1.AsylumProcedure\x12\x32\n\x07outcome\x18\x04 \x01(\x0e\x32!.migratieketen.v1.DecisionOutcome\x12\x17\n\x0freturn_decision\x18\x05 \x01(\x08\x12\x1d\n\x15\x64\x65parture_period_days\x18\x06 \x01(\x05\x12 \n\x18responsible_member_state\x18\x07 \x01(\t\x12.\n\ndecided_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xad\x01\n\x0f\x41sylumProcedure\x12 \n\x1c\x41SYLUM_PROCEDURE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41SYLUM_PROCEDURE_BORDER\x10\x01\x12 \n\x1c\x41SYLUM_PROCEDURE_ACCELERATED\x10\x02\x12\x1c\n\x18\x41SYLUM_PROCEDURE_REGULAR\x10\x03\x12\x1b\n\x17\x41SYLUM_PROCEDURE_DUBLIN\x10\x04*\xa8\x02\n\x0f\x44\x65\x63isionOutcome\x12 \n\x1c\x44\x45\x43ISION_OUTCOME_UNSPECIFIED\x10\x00\x12$\n DECISION_OUTCOME_GRANTED_REFUGEE\x10\x01\x12\'\n#DECISION_OUTCOME_GRANTED_SUBSIDIARY\x10\x02\x12\'\n#DECISION_OUTCOME_REJECTED_UNFOUNDED\x10\x03\x12\x32\n.DECISION_OUTCOME_REJECTED_MANIFESTLY_UNFOUNDED\x10\x04\x12!\n\x1d\x44\x45\x43ISION_OUTCOME_INADMISSIBLE\x10\x05\x12$\n DECISION_OUTCOME_DUBLIN_TRANSFER\x10\x06\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'migratieketen.v1.asylum_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ASYLUMPROCEDURE']._serialized_start=667
-  _globals['_ASYLUMPROCEDURE']._serialized_end=840
-  _globals['_DECISIONOUTCOME']._serialized_start=843
-  _globals['_DECISIONOUTCOME']._serialized_end=1139
+  _globals['_ASYLUMPROCEDURE']._serialized_start=696
+  _globals['_ASYLUMPROCEDURE']._serialized_end=869
+  _globals['_DECISIONOUTCOME']._serialized_start=872
+  _globals['_DECISIONOUTCOME']._serialized_end=1168
   _globals['_ASYLUMAPPLICATIONREGISTERED']._serialized_start=85
-  _globals['_ASYLUMAPPLICATIONREGISTERED']._serialized_end=359
-  _globals['_ASYLUMDECISION']._serialized_start=362
-  _globals['_ASYLUMDECISION']._serialized_end=664
+  _globals['_ASYLUMAPPLICATIONREGISTERED']._serialized_end=388
+  _globals['_ASYLUMDECISION']._serialized_start=391
+  _globals['_ASYLUMDECISION']._serialized_end=693
 # @@protoc_insertion_point(module_scope)

@@ -77,11 +77,13 @@ class AsylumApplicationRegistered(_message.Message):
     DECISION_DUE_AT_FIELD_NUMBER: _builtins.int
     MINOR_FIELD_NUMBER: _builtins.int
     FAMILY_WITH_CHILDREN_FIELD_NUMBER: _builtins.int
+    UNACCOMPANIED_MINOR_FIELD_NUMBER: _builtins.int
     v_nummer: _builtins.str
     application_id: _builtins.str
     procedure: Global___AsylumProcedure.ValueType
     minor: _builtins.bool
     family_with_children: _builtins.bool
+    unaccompanied_minor: _builtins.bool
     @_builtins.property
     def registered_at(self) -> _timestamp_pb2.Timestamp:
         """Simulated chain time."""
@@ -100,10 +102,11 @@ class AsylumApplicationRegistered(_message.Message):
         decision_due_at: _timestamp_pb2.Timestamp | None = ...,
         minor: _builtins.bool = ...,
         family_with_children: _builtins.bool = ...,
+        unaccompanied_minor: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["decision_due_at", b"decision_due_at", "registered_at", b"registered_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "decision_due_at", b"decision_due_at", "family_with_children", b"family_with_children", "minor", b"minor", "procedure", b"procedure", "registered_at", b"registered_at", "v_nummer", b"v_nummer"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "decision_due_at", b"decision_due_at", "family_with_children", b"family_with_children", "minor", b"minor", "procedure", b"procedure", "registered_at", b"registered_at", "unaccompanied_minor", b"unaccompanied_minor", "v_nummer", b"v_nummer"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
