@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import shutil
 import signal
@@ -24,6 +25,11 @@ from chainkit.telemetry import setup_telemetry
 from migratieketen.v1.asylum_pb2 import AsylumProcedure, DecisionOutcome
 from migratieketen.v1.outcome_pb2 import Outcome
 from migratieketen.v1.screening_pb2 import Referral
+
+
+_DEFAULT_BOOTSTRAP = os.environ.get(
+    "MK_BOOTSTRAP_SERVERS", os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+)
 
 
 def _say(text: str) -> None:
@@ -259,13 +265,13 @@ def parser() -> argparse.ArgumentParser:
     fd = sub.add_parser("feed", parents=[data], help="publish demo arrival reports")
     fd.add_argument("--cases", type=int, default=50)
     fd.add_argument("--seed", type=int, default=1)
-    fd.add_argument("--bootstrap-servers", default="127.0.0.1:9092")
+    fd.add_argument("--bootstrap-servers", default=_DEFAULT_BOOTSTRAP)
     fd.set_defaults(func=cmd_feed)
 
     tp = sub.add_parser("topics", help="list the topic catalogue, optionally create the topics")
     tp.add_argument("--create", action="store_true")
     tp.add_argument("--partitions", type=int, default=3)
-    tp.add_argument("--bootstrap-servers", default="127.0.0.1:9092")
+    tp.add_argument("--bootstrap-servers", default=_DEFAULT_BOOTSTRAP)
     tp.set_defaults(func=cmd_topics)
 
     tr = sub.add_parser("trace", parents=[data], help="show one case's trace by V-nummer")
