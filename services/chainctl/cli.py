@@ -26,7 +26,6 @@ from migratieketen.v1.asylum_pb2 import AsylumProcedure, DecisionOutcome
 from migratieketen.v1.outcome_pb2 import Outcome
 from migratieketen.v1.screening_pb2 import Referral
 
-
 _DEFAULT_BOOTSTRAP = os.environ.get(
     "MK_BOOTSTRAP_SERVERS", os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 )
