@@ -59,6 +59,9 @@ class Ctx:
 
 Handler = Callable[[Any, Ctx], Awaitable[None]]
 TimerHandler = Callable[[Timer, Ctx], Awaitable[None]]
+# A long-running task of a service, started once the service is up, cancelled on stop.
+Worker = Callable[["ServiceRuntime"], Awaitable[None]]
+StartHook = Callable[["ServiceRuntime"], Awaitable[None]]
 
 
 @dataclass
@@ -68,6 +71,8 @@ class ServiceSpec:
     metadata: MetaData
     handlers: dict[type[Message], Handler]
     timers: dict[str, TimerHandler] = field(default_factory=dict)
+    on_start: list[StartHook] = field(default_factory=list)  # after the store is ready
+    workers: list[Worker] = field(default_factory=list)
 
 
 # Errors of the infrastructure, not of the message: leave the offset uncommitted and
@@ -125,6 +130,10 @@ class ServiceRuntime:
             after_startup=[self._after_start],
             on_shutdown=[self._on_shutdown],
         )
+
+    @property
+    def stopping(self) -> asyncio.Event:
+        return self._stopping
 
     def ctx(self, uow: UnitOfWork) -> Ctx:
         return Ctx(uow, self.clock, self.settings, self.spec.name)
@@ -240,11 +249,14 @@ class ServiceRuntime:
             folder.mkdir(parents=True, exist_ok=True)
         await self.store.start()
         await self.producer.start()
+        for hook in self.spec.on_start:
+            await hook(self)
 
     async def _after_start(self) -> None:
         self._tasks = [
             asyncio.create_task(self.relay.run(), name="outbox-relay"),
             asyncio.create_task(self._timer_loop(), name="timers"),
+            *(asyncio.create_task(worker(self)) for worker in self.spec.workers),
         ]
         ready = self.settings.data_dir / "ready"
         ready.mkdir(parents=True, exist_ok=True)
@@ -254,6 +266,8 @@ class ServiceRuntime:
     async def _on_shutdown(self) -> None:
         self._stopping.set()
         self.relay.stop()
+        for task in self._tasks[2:]:  # workers: cancel; relay and timers stop themselves
+            task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.producer.stop()
         await self.store.close()
