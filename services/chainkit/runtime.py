@@ -7,7 +7,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -60,7 +60,7 @@ class Ctx:
 Handler = Callable[[Any, Ctx], Awaitable[None]]
 TimerHandler = Callable[[Timer, Ctx], Awaitable[None]]
 # A long-running task of a service, started once the service is up, cancelled on stop.
-Worker = Callable[["ServiceRuntime"], Awaitable[None]]
+Worker = Callable[["ServiceRuntime"], Coroutine[Any, Any, None]]
 StartHook = Callable[["ServiceRuntime"], Awaitable[None]]
 
 
