@@ -66,9 +66,7 @@ def decode(topic_name: str, payload: bytes, headers: Mapping[str, str]) -> Messa
         raise PoisonMessage("unknown_topic", f"topic {topic_name} is not in the catalogue")
     ce_type = headers.get("ce_type")
     if ce_type is not None and ce_type != topic.ce_type:
-        raise PoisonMessage(
-            "unexpected_type", f"ce_type {ce_type} does not belong on topic {topic_name}"
-        )
+        raise PoisonMessage("unexpected_type", f"header ce_type does not match topic {topic_name}")
     content_type = headers.get("content-type")
     if content_type is not None and content_type != CONTENT_TYPE:
         raise PoisonMessage("unsupported_content_type", f"content-type must be {CONTENT_TYPE}")
