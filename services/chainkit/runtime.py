@@ -17,13 +17,12 @@ from aiokafka.structs import ConsumerRecord
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.middlewares import AckPolicy
 from google.protobuf.message import Message
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 from sqlalchemy import MetaData
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from chainkit.catalogue import consumed_by
 from chainkit.clock import SimClock, timestamp
@@ -75,9 +74,12 @@ class ServiceSpec:
     workers: list[Worker] = field(default_factory=list)
 
 
-# Errors of the infrastructure, not of the message: leave the offset uncommitted and
-# let the message be delivered again once the database answers.
-_TRANSIENT = (OperationalError, DBAPIError, ConnectionError, TimeoutError)
+def is_transient(error: BaseException) -> bool:
+    """Errors of the infrastructure, not of the message: leave the offset uncommitted and
+    let the message be delivered again once the database or broker answers."""
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, OperationalError | InterfaceError | ConnectionError | TimeoutError)
 
 
 class ServiceRuntime:
@@ -91,7 +93,6 @@ class ServiceRuntime:
         self.broker = KafkaBroker(
             settings.bootstrap_servers,
             client_id=spec.name,
-            middlewares=[KafkaTelemetryMiddleware(tracer_provider=self.provider)],
             logger=log,
             log_level=logging.DEBUG,  # no INFO line per message
         )
@@ -100,6 +101,9 @@ class ServiceRuntime:
             raise ValueError(f"the catalogue names no topic that {spec.name} consumes")
         subscriber = self.broker.subscriber(
             *topics,
+            batch=True,
+            max_records=settings.consume_batch_size,
+            batch_timeout_ms=settings.fetch_max_wait_ms,
             group_id=spec.name,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
@@ -107,7 +111,7 @@ class ServiceRuntime:
             title=f"{spec.name}",
             description=f"All topics the {spec.name} service consumes.",
         )
-        subscriber(self.on_message)
+        subscriber(self.on_batch)
         self.producer = AIOKafkaProducer(
             bootstrap_servers=settings.bootstrap_servers,
             client_id=f"{spec.name}-relay",
@@ -138,53 +142,85 @@ class ServiceRuntime:
     def ctx(self, uow: UnitOfWork) -> Ctx:
         return Ctx(uow, self.clock, self.settings, self.spec.name)
 
-    async def on_message(self, body: bytes, message: KafkaMessage) -> None:
-        record = cast(ConsumerRecord, message.raw_message)
-        headers = header_dict(record.headers)
-        event_id = headers.get("ce_id") or f"{record.topic}:{record.partition}:{record.offset}"
+    async def on_batch(self, bodies: list[bytes], message: KafkaMessage) -> None:
+        """One database transaction and one offset commit for a whole batch; each record
+        gets its own consumer span and savepoint, so a poison record is dead-lettered
+        without undoing its neighbours. A failing database fails the batch, which is
+        then redelivered."""
+        records = cast(tuple[ConsumerRecord, ...], message.raw_message)
         try:
-            event = decode(record.topic, record.value or b"", headers)
-            handler = self.spec.handlers.get(type(event))
-            if handler is None:
-                raise PoisonMessage(
-                    "no_handler", f"{self.spec.name} has no handler for {type(event).__name__}"
-                )
-            tag_case(getattr(event, "v_nummer", None), self.spec.stage, type(event).__name__)
             async with self.store.begin() as uow:
-                if await uow.seen(event_id):
-                    trace.get_current_span().set_attribute("case.duplicate", True)
-                    return
-                await uow.mark_seen(event_id, record.topic)
-                await handler(event, self.ctx(uow))
-        except PoisonMessage as poison:
-            await self._dead_letter(record, headers, event_id, poison.code, poison.reason)
-        except _TRANSIENT:
-            log.warning("transient failure on %s; the message will be redelivered", record.topic)
-            await asyncio.sleep(1.0)
+                seen = await uow.seen_many([_event_id(r) for r in records])
+                for record in records:
+                    await self._handle(uow, record, seen)
+        except Exception as error:
+            if is_transient(error):
+                log.warning("transient failure; %d messages will be redelivered", len(records))
+                await asyncio.sleep(1.0)
             raise
-        except Exception as error:  # a defect must not stop the chain: park the message
-            where = error.__traceback__
-            while where is not None and where.tb_next is not None:
-                where = where.tb_next
-            location = (
-                f"{where.tb_frame.f_code.co_filename}:{where.tb_lineno}" if where else "unknown"
-            )
-            log.error(
-                "%s failed on %s at %s; sent to the dead-letter topic",
-                type(error).__name__,
-                record.topic,
-                location,
-            )
-            await self._dead_letter(
-                record,
-                headers,
-                event_id,
-                "processing_error",
-                f"{type(error).__name__} in the {self.spec.name} handler",
-            )
+
+    async def _handle(self, uow: UnitOfWork, record: ConsumerRecord, seen: set[str]) -> None:
+        headers = header_dict(record.headers)
+        event_id = _event_id(record, headers)
+        with self.tracer.start_as_current_span(
+            f"{record.topic} process",
+            context=extract(headers),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation": "process",
+                "messaging.destination.name": record.topic,
+                "messaging.destination.partition.id": str(record.partition),
+                "messaging.kafka.message.offset": record.offset,
+                "messaging.message.id": event_id,
+            },
+        ) as span:
+            if event_id in seen:
+                span.set_attribute("case.duplicate", True)
+                return
+            seen.add(event_id)
+            published = uow.mark()
+            try:
+                event = decode(record.topic, record.value or b"", headers)
+                handler = self.spec.handlers.get(type(event))
+                if handler is None:
+                    raise PoisonMessage(
+                        "no_handler", f"{self.spec.name} has no handler for {type(event).__name__}"
+                    )
+                tag_case(getattr(event, "v_nummer", None), self.spec.stage, type(event).__name__)
+                async with uow.conn.begin_nested():
+                    await uow.mark_seen(event_id, record.topic)
+                    await handler(event, self.ctx(uow))
+            except PoisonMessage as poison:
+                uow.rollback_to(published)
+                await self._dead_letter(uow, record, headers, event_id, poison.code, poison.reason)
+            except Exception as error:  # a defect must not stop the chain: park the message
+                if is_transient(error):
+                    raise
+                uow.rollback_to(published)
+                log.error(
+                    "%s failed on %s at %s; sent to the dead-letter topic",
+                    type(error).__name__,
+                    record.topic,
+                    _where(error),
+                )
+                await self._dead_letter(
+                    uow,
+                    record,
+                    headers,
+                    event_id,
+                    "processing_error",
+                    f"{type(error).__name__} in the {self.spec.name} handler",
+                )
 
     async def _dead_letter(
-        self, record: Any, headers: dict[str, str], event_id: str, code: str, reason: str
+        self,
+        uow: UnitOfWork,
+        record: ConsumerRecord,
+        headers: dict[str, str],
+        event_id: str,
+        code: str,
+        reason: str,
     ) -> None:
         span = trace.get_current_span()
         span.set_status(Status(StatusCode.ERROR, code))
@@ -201,48 +237,65 @@ class ServiceRuntime:
             original_ce_type=headers.get("ce_type", ""),
             failed_at=timestamp(datetime.now(UTC)),
         )
-        async with self.store.begin() as uow:
-            if await uow.seen(event_id):
-                return
-            await uow.mark_seen(event_id, record.topic)
-            uow.publish(
-                letter,
-                record.key,
-                {
-                    "dlq_reason_code": code,
-                    "dlq_reason": reason,
-                    "dlq_service": self.spec.name,
-                    "dlq_original_topic": record.topic,
-                    "dlq_original_offset": str(record.offset),
-                },
-            )
+        await uow.mark_seen(event_id, record.topic)
+        uow.publish(
+            letter,
+            record.key,
+            {
+                "dlq_reason_code": code,
+                "dlq_reason": reason,
+                "dlq_service": self.spec.name,
+                "dlq_original_topic": record.topic,
+                "dlq_original_offset": str(record.offset),
+            },
+        )
         log.warning("dead-lettered a message from %s: %s", record.topic, code)
 
     async def _timer_loop(self) -> None:
         while not self._stopping.is_set():
+            due: list[Timer] = []
             try:
-                for timer in await self.store.due_timers(self.clock.now()):
-                    await self._fire(timer)
-            except _TRANSIENT:
+                due = await self.store.due_timers(self.clock.now())
+                if due:
+                    async with self.store.begin() as uow:
+                        for timer in due:
+                            await self._fire(uow, timer)
+            except Exception as error:
+                if not is_transient(error):
+                    raise
                 log.warning("timer loop: database unavailable; retrying")
                 await asyncio.sleep(1.0)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.settings.timer_poll_seconds)
+            if not due:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self.settings.timer_poll_seconds)
 
-    async def _fire(self, timer: Timer) -> None:
+    async def _fire(self, uow: UnitOfWork, timer: Timer) -> None:
+        """Fire one timer inside the loop's transaction; a defect parks only this timer."""
         handler = self.spec.timers.get(timer.kind)
         with self.tracer.start_as_current_span(
             f"{self.spec.name} timer {timer.kind}", context=extract(timer.trace_context)
         ) as span:
             tag_case(timer.v_nummer, self.spec.stage, timer.kind)
-            async with self.store.begin() as uow:
-                if not await self.store.claim_timer(uow, timer.id):
-                    return
-                if handler is None:
-                    span.set_status(Status(StatusCode.ERROR, "no timer handler"))
-                    log.error("%s has no handler for timer kind %s", self.spec.name, timer.kind)
-                    return
-                await handler(timer, self.ctx(uow))
+            published = uow.mark()
+            try:
+                async with uow.conn.begin_nested():
+                    if not await self.store.claim_timer(uow, timer.id):
+                        return
+                    if handler is None:
+                        raise LookupError(f"no handler for timer kind {timer.kind}")
+                    await handler(timer, self.ctx(uow))
+            except Exception as error:
+                if is_transient(error):
+                    raise
+                uow.rollback_to(published)
+                await self.store.claim_timer(uow, timer.id)  # fired, with an error: parked
+                span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+                log.error(
+                    "timer %s failed with %s at %s; parked",
+                    timer.kind,
+                    type(error).__name__,
+                    _where(error),
+                )
 
     async def _before_start(self) -> None:
         for folder in (self.settings.data_dir, self.settings.trace_dir):
@@ -272,6 +325,20 @@ class ServiceRuntime:
         await self.producer.stop()
         await self.store.close()
         self.provider.shutdown()
+
+
+def _event_id(record: ConsumerRecord, headers: dict[str, str] | None = None) -> str:
+    """The CloudEvents id, or the record's position when a partner sent none."""
+    ce_id = (headers or header_dict(record.headers)).get("ce_id")
+    return ce_id or f"{record.topic}:{record.partition}:{record.offset}"
+
+
+def _where(error: BaseException) -> str:
+    """File and line where an error was raised: enough to find the defect, no data."""
+    frame = error.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    return f"{frame.tb_frame.f_code.co_filename}:{frame.tb_lineno}" if frame else "unknown"
 
 
 def run(spec: ServiceSpec) -> None:

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     idempotent_producer: bool = False
     # Consumers poll: the fetch wait sets the latency of every hop.
     fetch_max_wait_ms: int = Field(default=25, ge=1)
+    # Records handled in one database transaction and acknowledged with one commit.
+    consume_batch_size: int = Field(default=200, ge=1)
     relay_batch_size: int = Field(default=500, ge=1)
     relay_poll_seconds: float = Field(default=0.05, gt=0)
     timer_poll_seconds: float = Field(default=0.05, gt=0)

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from google.protobuf.message import Message
 from sqlalchemy import (
@@ -101,6 +102,21 @@ class UnitOfWork:
         )
         return row.first() is not None
 
+    async def seen_many(self, event_ids: list[str]) -> set[str]:
+        inbox = self.store.inbox
+        rows = await self.conn.execute(
+            select(inbox.c.event_id).where(inbox.c.event_id.in_(event_ids))
+        )
+        return {row.event_id for row in rows}
+
+    def mark(self) -> int:
+        """A point to roll the queued events back to (see rollback_to)."""
+        return len(self._events)
+
+    def rollback_to(self, mark: int) -> None:
+        """Forget events queued after `mark`, when their savepoint was rolled back."""
+        del self._events[mark:]
+
     async def mark_seen(self, event_id: str, topic: str) -> None:
         await self.conn.execute(
             insert(self.store.inbox).values(
@@ -172,6 +188,7 @@ class Store:
         self.engine: AsyncEngine = create_async_engine(url, execution_options=options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         # SQLite has one writer: serialise this process's transactions instead of
         # letting them fail with "database is locked".
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
@@ -233,9 +250,15 @@ class Store:
         return result.rowcount == 1
 
 
-def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
-    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
+    # pysqlite's own transaction handling breaks SAVEPOINT: let SQLAlchemy emit BEGIN.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")
