@@ -36,6 +36,7 @@ class OutboxRelay:
 
     async def run(self) -> None:
         while not self._stopping.is_set():
+            self._store.outbox_ready.clear()
             try:
                 sent = await self.relay_once()
             except Exception:
@@ -43,7 +44,6 @@ class OutboxRelay:
                 await asyncio.sleep(1.0)
                 continue
             if sent < self._batch_size:
-                self._store.outbox_ready.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._store.outbox_ready.wait(), self._poll)
         while await self.relay_once():  # drain what was committed before stopping

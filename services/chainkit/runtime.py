@@ -252,22 +252,36 @@ class ServiceRuntime:
         log.warning("dead-lettered a message from %s: %s", record.topic, code)
 
     async def _timer_loop(self) -> None:
+        """Fire due timers; sleep until the next one is due, or a commit schedules one."""
         while not self._stopping.is_set():
+            self.store.timers_changed.clear()
             due: list[Timer] = []
+            wait = self.settings.timer_poll_seconds
             try:
                 due = await self.store.due_timers(self.clock.now())
                 if due:
                     async with self.store.begin() as uow:
                         for timer in due:
                             await self._fire(uow, timer)
+                    continue
+                upcoming = await self.store.next_due()
+                if upcoming is not None:
+                    wait = min(wait, max(self.clock.real_seconds_until(upcoming), 0.0))
             except Exception as error:
                 if not is_transient(error):
                     raise
                 log.warning("timer loop: database unavailable; retrying")
-                await asyncio.sleep(1.0)
-            if not due:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self.settings.timer_poll_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake_timers(), wait)
+
+    async def _wake_timers(self) -> None:
+        stop = asyncio.ensure_future(self._stopping.wait())
+        changed = asyncio.ensure_future(self.store.timers_changed.wait())
+        try:
+            await asyncio.wait({stop, changed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            changed.cancel()
 
     async def _fire(self, uow: UnitOfWork, timer: Timer) -> None:
         """Fire one timer inside the loop's transaction; a defect parks only this timer."""

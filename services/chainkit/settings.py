@@ -32,8 +32,10 @@ class Settings(BaseSettings):
     # Records handled in one database transaction and acknowledged with one commit.
     consume_batch_size: int = Field(default=200, ge=1)
     relay_batch_size: int = Field(default=500, ge=1)
-    relay_poll_seconds: float = Field(default=0.05, gt=0)
-    timer_poll_seconds: float = Field(default=0.05, gt=0)
+    # Commits wake the relay and the timer loop at once; these are only fallbacks
+    # (idle polling of six services costs CPU on a two-core machine).
+    relay_poll_seconds: float = Field(default=1.0, gt=0)
+    timer_poll_seconds: float = Field(default=1.0, gt=0)
     # Seed of every simulation (Europaloket reference data, decisions, departures).
     seed: int = 20260612
     otlp_endpoint: str | None = Field(

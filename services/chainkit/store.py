@@ -31,6 +31,7 @@ from sqlalchemy import (
     Table,
     Text,
     event,
+    func,
     insert,
     select,
     text,
@@ -95,6 +96,7 @@ class UnitOfWork:
     conn: AsyncConnection
     store: Store
     _events: list[dict[str, object]] = field(default_factory=list)
+    scheduled: bool = False
 
     async def seen(self, event_id: str) -> bool:
         row = await self.conn.execute(
@@ -149,6 +151,7 @@ class UnitOfWork:
 
     async def schedule(self, kind: str, v_nummer: str, due_at: datetime, payload: bytes) -> None:
         """Store a deadline; the timer loop fires it under the current trace."""
+        self.scheduled = True
         await self.conn.execute(
             insert(self.store.timers).values(
                 kind=kind,
@@ -193,6 +196,7 @@ class Store:
         # letting them fail with "database is locked".
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self.outbox_ready = asyncio.Event()
+        self.timers_changed = asyncio.Event()
 
     async def start(self) -> None:
         async with self.engine.begin() as conn:
@@ -211,6 +215,8 @@ class Store:
             published = await uow._flush()
         if published:
             self.outbox_ready.set()
+        if uow.scheduled:
+            self.timers_changed.set()
 
     @asynccontextmanager
     async def _locked(self) -> AsyncIterator[None]:
@@ -240,6 +246,14 @@ class Store:
                 )
                 for r in rows
             ]
+
+    async def next_due(self) -> datetime | None:
+        t = self.timers
+        async with self.engine.connect() as conn:
+            due = (
+                await conn.execute(select(func.min(t.c.due_at)).where(t.c.fired.is_(False)))
+            ).scalar_one_or_none()
+        return None if due is None else datetime.fromtimestamp(due, UTC)
 
     async def claim_timer(self, uow: UnitOfWork, timer_id: int) -> bool:
         """Mark a timer fired inside the transaction that acts on it (exactly once)."""
