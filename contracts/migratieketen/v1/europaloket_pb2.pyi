@@ -45,6 +45,120 @@ CHECK_PURPOSE_ASYLUM_DUBLIN: CheckPurpose.ValueType  # 3
 CHECK_PURPOSE_RETURN: CheckPurpose.ValueType  # 4
 Global___CheckPurpose: _TypeAlias = CheckPurpose  # noqa: Y015
 
+class _CheckOperation:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CheckOperationEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CheckOperation.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CHECK_OPERATION_UNSPECIFIED: _CheckOperation.ValueType  # 0
+    CHECK_OPERATION_QUERY: _CheckOperation.ValueType  # 1
+    """Search every named system."""
+    CHECK_OPERATION_REGISTER: _CheckOperation.ValueType  # 2
+    """Eurodac: register the fingerprints (category required), then search."""
+    CHECK_OPERATION_CREATE_RETURN_ALERT: _CheckOperation.ValueType  # 3
+    """SIS: enter a return alert for the return decision."""
+    CHECK_OPERATION_RECORD_DEPARTURE_PERIOD_END: _CheckOperation.ValueType  # 4
+    """SIS: the voluntary departure period ended."""
+    CHECK_OPERATION_RECORD_EXIT: _CheckOperation.ValueType  # 5
+    """EES: the person left the Schengen area."""
+
+class CheckOperation(_CheckOperation, metaclass=_CheckOperationEnumTypeWrapper):
+    """What the partner asks the system to do. Unspecified means QUERY."""
+
+CHECK_OPERATION_UNSPECIFIED: CheckOperation.ValueType  # 0
+CHECK_OPERATION_QUERY: CheckOperation.ValueType  # 1
+"""Search every named system."""
+CHECK_OPERATION_REGISTER: CheckOperation.ValueType  # 2
+"""Eurodac: register the fingerprints (category required), then search."""
+CHECK_OPERATION_CREATE_RETURN_ALERT: CheckOperation.ValueType  # 3
+"""SIS: enter a return alert for the return decision."""
+CHECK_OPERATION_RECORD_DEPARTURE_PERIOD_END: CheckOperation.ValueType  # 4
+"""SIS: the voluntary departure period ended."""
+CHECK_OPERATION_RECORD_EXIT: CheckOperation.ValueType  # 5
+"""EES: the person left the Schengen area."""
+Global___CheckOperation: _TypeAlias = CheckOperation  # noqa: Y015
+
+class _EurodacCategory:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _EurodacCategoryEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EurodacCategory.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    EURODAC_CATEGORY_UNSPECIFIED: _EurodacCategory.ValueType  # 0
+    EURODAC_CATEGORY_APPLICANT: _EurodacCategory.ValueType  # 1
+    """Applicant for international protection."""
+    EURODAC_CATEGORY_IRREGULAR_BORDER_CROSSER: _EurodacCategory.ValueType  # 2
+    EURODAC_CATEGORY_ILLEGALLY_STAYING: _EurodacCategory.ValueType  # 3
+    EURODAC_CATEGORY_SEARCH_AND_RESCUE: _EurodacCategory.ValueType  # 4
+    """Disembarked after a search and rescue operation."""
+    EURODAC_CATEGORY_RESETTLEMENT: _EurodacCategory.ValueType  # 5
+    EURODAC_CATEGORY_TEMPORARY_PROTECTION: _EurodacCategory.ValueType  # 6
+
+class EurodacCategory(_EurodacCategory, metaclass=_EurodacCategoryEnumTypeWrapper):
+    """Eurodac categories of persons (Regulation 2024/1358)."""
+
+EURODAC_CATEGORY_UNSPECIFIED: EurodacCategory.ValueType  # 0
+EURODAC_CATEGORY_APPLICANT: EurodacCategory.ValueType  # 1
+"""Applicant for international protection."""
+EURODAC_CATEGORY_IRREGULAR_BORDER_CROSSER: EurodacCategory.ValueType  # 2
+EURODAC_CATEGORY_ILLEGALLY_STAYING: EurodacCategory.ValueType  # 3
+EURODAC_CATEGORY_SEARCH_AND_RESCUE: EurodacCategory.ValueType  # 4
+"""Disembarked after a search and rescue operation."""
+EURODAC_CATEGORY_RESETTLEMENT: EurodacCategory.ValueType  # 5
+EURODAC_CATEGORY_TEMPORARY_PROTECTION: EurodacCategory.ValueType  # 6
+Global___EurodacCategory: _TypeAlias = EurodacCategory  # noqa: Y015
+
+class _EurodacVerification:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _EurodacVerificationEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EurodacVerification.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    EURODAC_VERIFICATION_UNSPECIFIED: _EurodacVerification.ValueType  # 0
+    EURODAC_VERIFICATION_CONFIRMED: _EurodacVerification.ValueType  # 1
+    EURODAC_VERIFICATION_REJECTED: _EurodacVerification.ValueType  # 2
+    """Not the same person: the candidate counts as no hit."""
+
+class EurodacVerification(_EurodacVerification, metaclass=_EurodacVerificationEnumTypeWrapper):
+    """The fingerprint expert's verification of a Eurodac hit."""
+
+EURODAC_VERIFICATION_UNSPECIFIED: EurodacVerification.ValueType  # 0
+EURODAC_VERIFICATION_CONFIRMED: EurodacVerification.ValueType  # 1
+EURODAC_VERIFICATION_REJECTED: EurodacVerification.ValueType  # 2
+"""Not the same person: the candidate counts as no hit."""
+Global___EurodacVerification: _TypeAlias = EurodacVerification  # noqa: Y015
+
+class _MidLinkColour:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _MidLinkColourEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MidLinkColour.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MID_LINK_COLOUR_UNSPECIFIED: _MidLinkColour.ValueType  # 0
+    MID_LINK_COLOUR_YELLOW: _MidLinkColour.ValueType  # 1
+    """Pending manual verification."""
+    MID_LINK_COLOUR_WHITE: _MidLinkColour.ValueType  # 2
+    """Same person, lawfully in several systems."""
+    MID_LINK_COLOUR_GREEN: _MidLinkColour.ValueType  # 3
+    """Different persons with similar data."""
+    MID_LINK_COLOUR_RED: _MidLinkColour.ValueType  # 4
+    """Identity fraud."""
+
+class MidLinkColour(_MidLinkColour, metaclass=_MidLinkColourEnumTypeWrapper):
+    """Colour of a multiple-identity link (MID)."""
+
+MID_LINK_COLOUR_UNSPECIFIED: MidLinkColour.ValueType  # 0
+MID_LINK_COLOUR_YELLOW: MidLinkColour.ValueType  # 1
+"""Pending manual verification."""
+MID_LINK_COLOUR_WHITE: MidLinkColour.ValueType  # 2
+"""Same person, lawfully in several systems."""
+MID_LINK_COLOUR_GREEN: MidLinkColour.ValueType  # 3
+"""Different persons with similar data."""
+MID_LINK_COLOUR_RED: MidLinkColour.ValueType  # 4
+"""Identity fraud."""
+Global___MidLinkColour: _TypeAlias = MidLinkColour  # noqa: Y015
+
 class _CheckStatus:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -58,6 +172,8 @@ class _CheckStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CheckStat
     CHECK_STATUS_DENIED: _CheckStatus.ValueType  # 4
     CHECK_STATUS_NOT_APPLICABLE: _CheckStatus.ValueType  # 5
     """e.g. Eurodac for a person under 6."""
+    CHECK_STATUS_RECORDED: _CheckStatus.ValueType  # 6
+    """A write: the system stored what the partner sent."""
 
 class CheckStatus(_CheckStatus, metaclass=_CheckStatusEnumTypeWrapper): ...
 
@@ -68,6 +184,8 @@ CHECK_STATUS_UNAVAILABLE: CheckStatus.ValueType  # 3
 CHECK_STATUS_DENIED: CheckStatus.ValueType  # 4
 CHECK_STATUS_NOT_APPLICABLE: CheckStatus.ValueType  # 5
 """e.g. Eurodac for a person under 6."""
+CHECK_STATUS_RECORDED: CheckStatus.ValueType  # 6
+"""A write: the system stored what the partner sent."""
 Global___CheckStatus: _TypeAlias = CheckStatus  # noqa: Y015
 
 @_typing.final
@@ -83,6 +201,10 @@ class CheckRequest(_message.Message):
     NATIONALITIES_FIELD_NUMBER: _builtins.int
     REQUESTED_AT_FIELD_NUMBER: _builtins.int
     CLAIMED_AGE_FIELD_NUMBER: _builtins.int
+    OPERATION_FIELD_NUMBER: _builtins.int
+    DOCUMENT_NUMBERS_FIELD_NUMBER: _builtins.int
+    EURODAC_CATEGORY_FIELD_NUMBER: _builtins.int
+    OCCURRED_AT_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     v_nummer: _builtins.str
     partner: _common_pb2.Partner.ValueType
@@ -90,12 +212,25 @@ class CheckRequest(_message.Message):
     biometric_template_hash: _builtins.str
     claimed_age: _builtins.int
     """Age in years as claimed; Eurodac registration only from age 6."""
+    operation: Global___CheckOperation.ValueType
+    eurodac_category: Global___EurodacCategory.ValueType
+    """REGISTER: the Eurodac category to register the person under."""
     @_builtins.property
     def systems(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.EuSystem.ValueType]: ...
     @_builtins.property
     def nationalities(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def requested_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def document_numbers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Travel document numbers, for SIS, VIS, EES and ETIAS; never logged or audited."""
+
+    @_builtins.property
+    def occurred_at(self) -> _timestamp_pb2.Timestamp:
+        """Writes: when the recorded event happened (return decision, end of the departure
+        period, exit), in simulated chain time.
+        """
+
     def __init__(
         self,
         *,
@@ -108,10 +243,14 @@ class CheckRequest(_message.Message):
         nationalities: _abc.Iterable[_builtins.str] | None = ...,
         requested_at: _timestamp_pb2.Timestamp | None = ...,
         claimed_age: _builtins.int = ...,
+        operation: Global___CheckOperation.ValueType = ...,
+        document_numbers: _abc.Iterable[_builtins.str] | None = ...,
+        eurodac_category: Global___EurodacCategory.ValueType = ...,
+        occurred_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["requested_at", b"requested_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at", "requested_at", b"requested_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["biometric_template_hash", b"biometric_template_hash", "claimed_age", b"claimed_age", "nationalities", b"nationalities", "partner", b"partner", "purpose", b"purpose", "request_id", b"request_id", "requested_at", b"requested_at", "systems", b"systems", "v_nummer", b"v_nummer"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["biometric_template_hash", b"biometric_template_hash", "claimed_age", b"claimed_age", "document_numbers", b"document_numbers", "eurodac_category", b"eurodac_category", "nationalities", b"nationalities", "occurred_at", b"occurred_at", "operation", b"operation", "partner", b"partner", "purpose", b"purpose", "request_id", b"request_id", "requested_at", b"requested_at", "systems", b"systems", "v_nummer", b"v_nummer"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -131,6 +270,11 @@ class SystemAnswer(_message.Message):
     ACTION_FIELD_NUMBER: _builtins.int
     SECURITY_GROUND_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    VERIFICATION_FIELD_NUMBER: _builtins.int
+    LINK_COLOUR_FIELD_NUMBER: _builtins.int
+    MEMBER_STATES_FIELD_NUMBER: _builtins.int
+    VIA_FIELD_NUMBER: _builtins.int
+    RECORDED_REFERENCE_FIELD_NUMBER: _builtins.int
     system: _common_pb2.EuSystem.ValueType
     status: Global___CheckStatus.ValueType
     member_state: _builtins.str
@@ -142,7 +286,19 @@ class SystemAnswer(_message.Message):
     """SIS: the action to take; VIS/EES/ETIAS: refusal or revocation on security grounds."""
     security_ground: _builtins.bool
     reason: _builtins.str
-    """Why UNAVAILABLE or DENIED."""
+    """Why UNAVAILABLE, DENIED or NOT_APPLICABLE."""
+    verification: Global___EurodacVerification.ValueType
+    """Eurodac: the fingerprint expert's verification of the hit."""
+    link_colour: Global___MidLinkColour.ValueType
+    """MID: colour of the multiple-identity link."""
+    via: _common_pb2.EuSystem.ValueType
+    """EU_SYSTEM_ESP when the answer came through the European Search Portal."""
+    recorded_reference: _builtins.str
+    """Writes: the reference of the record the system stored (e.g. the Dutch Eurodac record)."""
+    @_builtins.property
+    def member_states(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Every member state that holds a record (ECRIS-TCN: convictions); member_state is the first."""
+
     def __init__(
         self,
         *,
@@ -154,10 +310,15 @@ class SystemAnswer(_message.Message):
         action: _builtins.str = ...,
         security_ground: _builtins.bool = ...,
         reason: _builtins.str = ...,
+        verification: Global___EurodacVerification.ValueType = ...,
+        link_colour: Global___MidLinkColour.ValueType = ...,
+        member_states: _abc.Iterable[_builtins.str] | None = ...,
+        via: _common_pb2.EuSystem.ValueType = ...,
+        recorded_reference: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "category", b"category", "member_state", b"member_state", "reason", b"reason", "reference", b"reference", "security_ground", b"security_ground", "status", b"status", "system", b"system"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "category", b"category", "link_colour", b"link_colour", "member_state", b"member_state", "member_states", b"member_states", "reason", b"reason", "recorded_reference", b"recorded_reference", "reference", b"reference", "security_ground", b"security_ground", "status", b"status", "system", b"system", "verification", b"verification", "via", b"via"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -174,12 +335,14 @@ class CheckResult(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     ANSWERS_FIELD_NUMBER: _builtins.int
     COMPLETED_AT_FIELD_NUMBER: _builtins.int
+    OPERATION_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     v_nummer: _builtins.str
     partner: _common_pb2.Partner.ValueType
     purpose: Global___CheckPurpose.ValueType
     status: Global___CheckStatus.ValueType
     """HIT when any system hit, UNAVAILABLE/DENIED when the request as a whole failed."""
+    operation: Global___CheckOperation.ValueType
     @_builtins.property
     def answers(self) -> _containers.RepeatedCompositeFieldContainer[Global___SystemAnswer]: ...
     @_builtins.property
@@ -194,10 +357,11 @@ class CheckResult(_message.Message):
         status: Global___CheckStatus.ValueType = ...,
         answers: _abc.Iterable[Global___SystemAnswer] | None = ...,
         completed_at: _timestamp_pb2.Timestamp | None = ...,
+        operation: Global___CheckOperation.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["completed_at", b"completed_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["answers", b"answers", "completed_at", b"completed_at", "partner", b"partner", "purpose", b"purpose", "request_id", b"request_id", "status", b"status", "v_nummer", b"v_nummer"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answers", b"answers", "completed_at", b"completed_at", "operation", b"operation", "partner", b"partner", "purpose", b"purpose", "request_id", b"request_id", "status", b"status", "v_nummer", b"v_nummer"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
