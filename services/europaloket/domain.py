@@ -1,104 +1,180 @@
-"""Pure gateway rules: need-to-know, and the seeded simulation of the eu-LISA systems."""
+"""Pure gateway rules: need-to-know, write rights, ESP fan-out and the overall result."""
 
 from __future__ import annotations
 
-import random
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from chainkit.pact import limits
 from migratieketen.v1.common_pb2 import EuSystem, Partner
-from migratieketen.v1.europaloket_pb2 import CheckRequest, CheckStatus, SystemAnswer
-
-S = EuSystem
-# Which partner may consult which system (need-to-know). COA consults none.
-NEED_TO_KNOW: dict[Partner.ValueType, frozenset[EuSystem.ValueType]] = {
-    Partner.PARTNER_SCREENING: frozenset(
-        {
-            S.EU_SYSTEM_EURODAC,
-            S.EU_SYSTEM_SIS,
-            S.EU_SYSTEM_VIS,
-            S.EU_SYSTEM_EES,
-            S.EU_SYSTEM_ETIAS,
-            S.EU_SYSTEM_ECRIS_TCN,
-            S.EU_SYSTEM_ESP,
-            S.EU_SYSTEM_MID,
-        }
-    ),
-    Partner.PARTNER_KMAR: frozenset(
-        {
-            S.EU_SYSTEM_EURODAC,
-            S.EU_SYSTEM_SIS,
-            S.EU_SYSTEM_VIS,
-            S.EU_SYSTEM_EES,
-            S.EU_SYSTEM_ETIAS,
-            S.EU_SYSTEM_ECRIS_TCN,
-            S.EU_SYSTEM_ESP,
-            S.EU_SYSTEM_MID,
-        }
-    ),
-    Partner.PARTNER_IND: frozenset(
-        {S.EU_SYSTEM_EURODAC, S.EU_SYSTEM_VIS, S.EU_SYSTEM_SIS, S.EU_SYSTEM_ESP}
-    ),
-    Partner.PARTNER_DTENV: frozenset({S.EU_SYSTEM_SIS, S.EU_SYSTEM_EES, S.EU_SYSTEM_EURODAC}),
-}
-
-# Share of persons with a hit in each system, in the seeded random population.
-HIT_SHARE: dict[EuSystem.ValueType, float] = {
-    S.EU_SYSTEM_EURODAC: 0.15,
-    S.EU_SYSTEM_SIS: 0.03,
-    S.EU_SYSTEM_VIS: 0.05,
-    S.EU_SYSTEM_EES: 0.03,
-    S.EU_SYSTEM_ETIAS: 0.01,
-    S.EU_SYSTEM_ECRIS_TCN: 0.02,
-}
-MEMBER_STATES = ("IT", "GR", "ES", "DE", "BG", "HR", "AT", "FR", "PL", "BE")
-SIS_ALERTS = (
-    ("RETURN", "enforce the return decision"),
-    ("REFUSAL_OF_ENTRY", "refuse entry or stay"),
-    ("ARREST", "arrest for surrender or extradition"),
-    ("MISSING_PERSON", "place under protection"),
-    ("DISCREET_CHECK", "report the encounter to the issuing state"),
+from migratieketen.v1.europaloket_pb2 import (
+    CheckOperation,
+    CheckPurpose,
+    CheckRequest,
+    CheckStatus,
+    SystemAnswer,
 )
 
+S = EuSystem
+P = Partner
+U = CheckPurpose
 
-def denied_systems(request: CheckRequest) -> list[EuSystem.ValueType]:
-    allowed = NEED_TO_KNOW.get(request.partner, frozenset())
-    return [system for system in request.systems if system not in allowed]
+QUERY = CheckOperation.CHECK_OPERATION_QUERY
+REGISTER = CheckOperation.CHECK_OPERATION_REGISTER
+CREATE_RETURN_ALERT = CheckOperation.CHECK_OPERATION_CREATE_RETURN_ALERT
+RECORD_DEPARTURE_PERIOD_END = CheckOperation.CHECK_OPERATION_RECORD_DEPARTURE_PERIOD_END
+RECORD_EXIT = CheckOperation.CHECK_OPERATION_RECORD_EXIT
+
+# Systems with data of their own; the ESP is a search portal over all of them.
+DATA_SYSTEMS: tuple[EuSystem.ValueType, ...] = (
+    S.EU_SYSTEM_EURODAC,
+    S.EU_SYSTEM_SIS,
+    S.EU_SYSTEM_VIS,
+    S.EU_SYSTEM_EES,
+    S.EU_SYSTEM_ETIAS,
+    S.EU_SYSTEM_ECRIS_TCN,
+    S.EU_SYSTEM_MID,
+)
+
+_SCREENING = frozenset(DATA_SYSTEMS) | {S.EU_SYSTEM_ESP}
+_IDENTIFICATION = frozenset(
+    {S.EU_SYSTEM_EURODAC, S.EU_SYSTEM_MID, S.EU_SYSTEM_VIS, S.EU_SYSTEM_SIS, S.EU_SYSTEM_ESP}
+)
+
+# Which partner may consult which system for which purpose. A pair that is not listed
+# consults nothing: COA, Nidos, DJI and the BVV have no access to the eu-LISA systems.
+NEED_TO_KNOW: dict[
+    tuple[Partner.ValueType, CheckPurpose.ValueType], frozenset[EuSystem.ValueType]
+] = {
+    (P.PARTNER_SCREENING, U.CHECK_PURPOSE_SCREENING_SECURITY): _SCREENING,
+    (P.PARTNER_SCREENING, U.CHECK_PURPOSE_SCREENING_IDENTIFICATION): _IDENTIFICATION,
+    (P.PARTNER_KMAR, U.CHECK_PURPOSE_SCREENING_SECURITY): _SCREENING,
+    (P.PARTNER_KMAR, U.CHECK_PURPOSE_SCREENING_IDENTIFICATION): _IDENTIFICATION,
+    # Exit checks at the external border.
+    (P.PARTNER_KMAR, U.CHECK_PURPOSE_RETURN): frozenset({S.EU_SYSTEM_SIS, S.EU_SYSTEM_EES}),
+    (P.PARTNER_AVIM, U.CHECK_PURPOSE_SCREENING_IDENTIFICATION): _IDENTIFICATION,
+    (P.PARTNER_DISA, U.CHECK_PURPOSE_SCREENING_IDENTIFICATION): _IDENTIFICATION,
+    # The IND is the inland screening authority from 12 June 2026.
+    (P.PARTNER_IND, U.CHECK_PURPOSE_SCREENING_SECURITY): _SCREENING,
+    (P.PARTNER_IND, U.CHECK_PURPOSE_SCREENING_IDENTIFICATION): _IDENTIFICATION,
+    (P.PARTNER_IND, U.CHECK_PURPOSE_ASYLUM_DUBLIN): frozenset(
+        {S.EU_SYSTEM_EURODAC, S.EU_SYSTEM_VIS, S.EU_SYSTEM_ESP}
+    ),
+    (P.PARTNER_DTENV, U.CHECK_PURPOSE_RETURN): frozenset(
+        {S.EU_SYSTEM_SIS, S.EU_SYSTEM_EES, S.EU_SYSTEM_VIS, S.EU_SYSTEM_EURODAC, S.EU_SYSTEM_ESP}
+    ),
+}
+
+# Which system offers which write, and which partners may write it (on top of the
+# need-to-know for the system and purpose).
+WRITES: dict[CheckOperation.ValueType, tuple[EuSystem.ValueType, frozenset[Partner.ValueType]]] = {
+    REGISTER: (
+        S.EU_SYSTEM_EURODAC,
+        frozenset(
+            {
+                P.PARTNER_SCREENING,
+                P.PARTNER_KMAR,
+                P.PARTNER_AVIM,
+                P.PARTNER_DISA,
+                P.PARTNER_IND,
+            }
+        ),
+    ),
+    CREATE_RETURN_ALERT: (S.EU_SYSTEM_SIS, frozenset({P.PARTNER_DTENV})),
+    RECORD_DEPARTURE_PERIOD_END: (S.EU_SYSTEM_SIS, frozenset({P.PARTNER_DTENV})),
+    RECORD_EXIT: (S.EU_SYSTEM_EES, frozenset({P.PARTNER_DTENV, P.PARTNER_KMAR})),
+}
 
 
-def simulate(request: CheckRequest, system: EuSystem.ValueType, seed: int) -> SystemAnswer:
-    """The answer the system gives this person; the same seed gives the same answer."""
-    subject = request.biometric_template_hash or request.v_nummer
-    rng = random.Random(f"{seed}|{system}|{subject}")
-    if system == S.EU_SYSTEM_EURODAC and request.claimed_age < limits().eurodac_min_age:
-        return SystemAnswer(
-            system=system,
-            status=CheckStatus.CHECK_STATUS_NOT_APPLICABLE,
-            reason="no biometrics under the Eurodac minimum age",
-        )
-    if rng.random() >= HIT_SHARE.get(system, 0.0):
-        return SystemAnswer(system=system, status=CheckStatus.CHECK_STATUS_NO_HIT)
-    state = rng.choice(MEMBER_STATES)
-    answer = SystemAnswer(system=system, status=CheckStatus.CHECK_STATUS_HIT, member_state=state)
-    if system == S.EU_SYSTEM_EURODAC:
-        answer.category = rng.choice(("1", "2", "3"))  # applicant, border crosser, staying
-        answer.reference = f"{state}{rng.randrange(10**9):09d}"
-    elif system == S.EU_SYSTEM_SIS:
-        category, action = rng.choice(SIS_ALERTS)
-        answer.category, answer.action = category, action
-        answer.reference = f"SIS-{state}-{rng.randrange(10**8):08d}"
-        answer.security_ground = category in ("REFUSAL_OF_ENTRY", "ARREST")
-    elif system == S.EU_SYSTEM_ECRIS_TCN:
-        answer.category = "CONVICTION_TERRORISM_OR_SERIOUS_CRIME"
-        answer.security_ground = True
-    else:  # VIS, EES, ETIAS report only refusals or revocations on security grounds
-        answer.category = "REFUSAL_SECURITY_GROUNDS"
-        answer.security_ground = True
-    return answer
+def operation_of(request: CheckRequest) -> CheckOperation.ValueType:
+    return request.operation or QUERY
 
 
-def overall_status(answers: list[SystemAnswer]) -> CheckStatus.ValueType:
-    if any(a.status == CheckStatus.CHECK_STATUS_HIT for a in answers):
+def system_name(system: EuSystem.ValueType) -> str:
+    return EuSystem.Name(system).removeprefix("EU_SYSTEM_")
+
+
+def operation_name(operation: CheckOperation.ValueType) -> str:
+    return CheckOperation.Name(operation).removeprefix("CHECK_OPERATION_")
+
+
+@dataclass(frozen=True)
+class Consult:
+    """One call the gateway makes: a system, reached directly or through the ESP."""
+
+    system: EuSystem.ValueType
+    via: EuSystem.ValueType = S.EU_SYSTEM_UNSPECIFIED
+    offered: bool = True  # False: the system does not offer the operation; no call
+
+
+@dataclass(frozen=True)
+class Denied:
+    reason: str
+    systems: tuple[EuSystem.ValueType, ...]
+
+
+def plan(request: CheckRequest) -> list[Consult] | Denied:
+    """What the gateway will call for this request, or why it refuses the whole request."""
+    operation = operation_of(request)
+    partner = Partner.Name(request.partner)
+    asked = list(dict.fromkeys(request.systems))
+    if operation != QUERY:
+        _, writers = WRITES[operation]
+        if request.partner not in writers:
+            return Denied(f"{partner} may not {operation_name(operation)}", tuple(asked))
+    allowed = NEED_TO_KNOW.get((request.partner, request.purpose), frozenset())
+    denied = [s for s in asked if s not in allowed]
+    if denied:
+        names = ", ".join(system_name(s) for s in denied)
+        purpose = CheckPurpose.Name(request.purpose)
+        return Denied(f"{partner} may not consult {names} for {purpose}", tuple(denied))
+    consults: list[Consult] = []
+    for system in asked:
+        if system == S.EU_SYSTEM_ESP and operation == QUERY:
+            # The ESP searches every system behind it that the partner may see for this
+            # purpose; a system also named directly is answered once.
+            consults += [
+                Consult(s, via=S.EU_SYSTEM_ESP)
+                for s in DATA_SYSTEMS
+                if s in allowed and s not in asked
+            ]
+        else:
+            consults.append(Consult(system, offered=offers(system, operation)))
+    return consults
+
+
+def offers(system: EuSystem.ValueType, operation: CheckOperation.ValueType) -> bool:
+    return operation == QUERY or WRITES[operation][0] == system
+
+
+def denied_answers(denied: Denied) -> list[SystemAnswer]:
+    return [
+        SystemAnswer(system=s, status=CheckStatus.CHECK_STATUS_DENIED, reason=denied.reason)
+        for s in denied.systems
+    ]
+
+
+def not_offered(consult: Consult, operation: CheckOperation.ValueType) -> SystemAnswer:
+    return SystemAnswer(
+        system=consult.system,
+        via=consult.via,
+        status=CheckStatus.CHECK_STATUS_NOT_APPLICABLE,
+        reason=f"{system_name(consult.system)} does not offer {operation_name(operation)}",
+    )
+
+
+def overall_status(answers: Sequence[SystemAnswer]) -> CheckStatus.ValueType:
+    """HIT when any system hit; UNAVAILABLE only when no system answered at all."""
+    statuses = {a.status for a in answers}
+    if CheckStatus.CHECK_STATUS_HIT in statuses:
         return CheckStatus.CHECK_STATUS_HIT
-    if answers and all(a.status == CheckStatus.CHECK_STATUS_UNAVAILABLE for a in answers):
+    if statuses == {CheckStatus.CHECK_STATUS_UNAVAILABLE}:
         return CheckStatus.CHECK_STATUS_UNAVAILABLE
+    if CheckStatus.CHECK_STATUS_RECORDED in statuses:
+        return CheckStatus.CHECK_STATUS_RECORDED
+    if statuses == {CheckStatus.CHECK_STATUS_NOT_APPLICABLE}:
+        return CheckStatus.CHECK_STATUS_NOT_APPLICABLE
     return CheckStatus.CHECK_STATUS_NO_HIT
+
+
+def result_class(status: CheckStatus.ValueType) -> str:
+    return CheckStatus.Name(status).removeprefix("CHECK_STATUS_")

@@ -1,96 +1,81 @@
-"""Europaloket handlers and tables: guard, consult, audit, answer once."""
+"""Europaloket handler: guard the door, then leave the request to the gateway's workers."""
 
 from __future__ import annotations
 
+import json
 import time
 
 from opentelemetry import trace
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, insert, select
+from sqlalchemy import insert, select
 
-from chainkit.clock import timestamp
+from chainkit.codec import PoisonMessage
 from chainkit.runtime import Ctx, ServiceSpec
-from europaloket.domain import denied_systems, overall_status, simulate
-from migratieketen.v1.common_pb2 import EuSystem, Partner
-from migratieketen.v1.europaloket_pb2 import (
-    CheckPurpose,
-    CheckRequest,
-    CheckResult,
-    CheckStatus,
-    SystemAnswer,
-)
+from chainkit.telemetry import inject_current
+from europaloket.domain import Denied, denied_answers, operation_name, operation_of, plan
+from europaloket.gateway import STAGE_NAME, Gateway
+from europaloket.records import DONE, PENDING, metadata, requests, respond
+from migratieketen.v1.common_pb2 import Partner
+from migratieketen.v1.europaloket_pb2 import CheckRequest, CheckStatus
 
-metadata = MetaData()
-# Every query, for the access log eu-LISA requires: who, when, why, what class of answer.
-audit = Table(
-    "audit",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("request_id", String(64), nullable=False, unique=True),
-    Column("v_nummer", String(10), nullable=False, index=True),
-    Column("partner", String(40), nullable=False),
-    Column("purpose", String(60), nullable=False),
-    Column("systems", String(200), nullable=False),
-    Column("result_class", String(20), nullable=False),
-    Column("latency_ms", Float, nullable=False),
-    Column("at", Float, nullable=False),
-)
-
-_tracer = trace.get_tracer("migratieketen.europaloket")
+_MAX_REQUEST_ID = 64
 
 
 async def on_check_request(request: CheckRequest, ctx: Ctx) -> None:
-    answered = await ctx.uow.conn.execute(
-        select(audit.c.id).where(audit.c.request_id == request.request_id)
+    """Validate, apply need-to-know, and store the request as pending in the same
+    transaction as the inbox record; a denial is answered here and then."""
+    if not request.request_id:
+        raise PoisonMessage("invalid_check_request", "field request_id is required")
+    if len(request.request_id) > _MAX_REQUEST_ID:
+        raise PoisonMessage(
+            "invalid_check_request", f"field request_id is longer than {_MAX_REQUEST_ID}"
+        )
+    span = trace.get_current_span()
+    known = await ctx.uow.conn.execute(
+        select(requests.c.request_id).where(requests.c.request_id == request.request_id)
     )
-    if answered.first() is not None:
-        return  # one answer per request
-    started = time.perf_counter()
-    denied = denied_systems(request)
-    if denied:
-        names = ", ".join(EuSystem.Name(s) for s in denied)
+    if known.first() is not None:
+        span.set_attribute("europaloket.repeated_request", True)
+        return  # one answer per request id, whatever the event id
+    span.set_attribute("europaloket.partner", Partner.Name(request.partner))
+    span.set_attribute("europaloket.operation", operation_name(operation_of(request)))
+    now = time.time()
+    verdict = plan(request)
+    if isinstance(verdict, Denied):
+        span.set_attribute("europaloket.result", "DENIED")
+        await ctx.uow.conn.execute(
+            insert(requests).values(
+                request_id=request.request_id,
+                v_nummer=request.v_nummer,
+                state=DONE,
+                request=b"",
+                trace_context="{}",
+                received_at=now,
+                answered_at=now,
+            )
+        )
         status = CheckStatus.CHECK_STATUS_DENIED
-        answers: list[SystemAnswer] = []
-        trace.get_current_span().set_attribute("europaloket.denied", names)
-    else:
-        answers = []
-        for system in request.systems:
-            with _tracer.start_as_current_span(f"europaloket {EuSystem.Name(system)}") as span:
-                answer = simulate(request, system, ctx.settings.seed)
-                span.set_attribute("europaloket.system", EuSystem.Name(system))
-                span.set_attribute("europaloket.result", CheckStatus.Name(answer.status))
-                span.set_attribute("case.v_nummer", request.v_nummer)
-                span.set_attribute("case.stage", "eu-check")
-            answers.append(answer)
-        status = overall_status(answers)
+        answers = denied_answers(verdict)
+        await respond(ctx.uow, request, status, answers, now, ctx.clock, verdict.reason)
+        return
     await ctx.uow.conn.execute(
-        insert(audit).values(
+        insert(requests).values(
             request_id=request.request_id,
             v_nummer=request.v_nummer,
-            partner=Partner.Name(request.partner),
-            purpose=CheckPurpose.Name(request.purpose),
-            systems=",".join(EuSystem.Name(s) for s in request.systems),
-            result_class=CheckStatus.Name(status).removeprefix("CHECK_STATUS_"),
-            latency_ms=(time.perf_counter() - started) * 1000,
-            at=time.time(),
+            state=PENDING,
+            request=request.SerializeToString(),
+            trace_context=json.dumps(inject_current()),
+            received_at=now,
         )
     )
-    ctx.publish(
-        CheckResult(
-            request_id=request.request_id,
-            v_nummer=request.v_nummer,
-            partner=request.partner,
-            purpose=request.purpose,
-            status=status,
-            answers=answers,
-            completed_at=timestamp(ctx.clock.now()),
-        ),
-        key=request.v_nummer,
-    )
 
+
+gateway = Gateway()
 
 SPEC = ServiceSpec(
     name="europaloket",
-    stage="eu-check",
+    stage=STAGE_NAME,
     metadata=metadata,
     handlers={CheckRequest: on_check_request},
+    on_start=[gateway.start],
+    workers=[gateway.run],
 )
