@@ -1,23 +1,50 @@
-"""Return handlers and tables: open a return case, record how it ends."""
+"""Return handlers and tables: open a return case, record how it ends, tell SIS and EES."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
 
-from sqlalchemy import Column, Float, MetaData, String, Table, insert, select, update
+from sqlalchemy import (
+    Column,
+    Float,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    insert,
+    select,
+    update,
+)
 
-from chainkit.clock import timestamp
+from chainkit.clock import from_timestamp, timestamp
 from chainkit.pact import is_granted
 from chainkit.runtime import Ctx, ServiceSpec
 from chainkit.store import Timer
 from migratieketen.v1.asylum_pb2 import AsylumDecision, DecisionOutcome
 from migratieketen.v1.common_pb2 import Partner
+from migratieketen.v1.europaloket_pb2 import (
+    CheckOperation,
+    CheckRequest,
+    CheckResult,
+    CheckStatus,
+)
 from migratieketen.v1.outcome_pb2 import CaseOutcome, Outcome
 from migratieketen.v1.screening_pb2 import Referral, ScreeningCompleted
-from returns.domain import departure_due, departure_outcome, transfer_due, transfer_outcome
+from returns.domain import (
+    departure_due,
+    departure_outcome,
+    departure_records,
+    eu_request,
+    retry_eu_request,
+    transfer_due,
+    transfer_outcome,
+)
 
-DEPARTURE, TRANSFER = "departure", "transfer"
+DEPARTURE, TRANSFER, EU_RETRY = "departure", "transfer", "eu-retry"
 OPEN, CLOSED = "open", "closed"
+WAITING, ANSWERED = "waiting", "answered"
 
 metadata = MetaData()
 return_cases = Table(
@@ -31,6 +58,43 @@ return_cases = Table(
     Column("due_at", Float, nullable=False),
     Column("outcome", String(40), nullable=True),
 )
+# What DTenV asked the Europaloket to record (SIS return alert, end of the departure
+# period, EES exit) and what it answered; an unavailable system is asked again.
+eu_requests = Table(
+    "eu_requests",
+    metadata,
+    Column("request_id", String(36), primary_key=True),
+    Column("v_nummer", String(10), nullable=False, index=True),
+    Column("operation", String(60), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("request", LargeBinary, nullable=False),  # the CheckRequest, to ask again
+    Column("state", String(20), nullable=False),
+    Column("status", String(40), nullable=True),
+    Column("reference", String(40), nullable=True),
+    Column("requested_at", Float, nullable=False),
+)
+
+
+async def _ask(ctx: Ctx, request: CheckRequest, attempt: int) -> None:
+    await ctx.uow.conn.execute(
+        insert(eu_requests).values(
+            request_id=request.request_id,
+            v_nummer=request.v_nummer,
+            operation=CheckOperation.Name(request.operation),
+            attempt=attempt,
+            request=request.SerializeToString(),
+            state=WAITING,
+            requested_at=from_timestamp(request.requested_at).timestamp(),
+        )
+    )
+    ctx.publish(request, key=request.v_nummer)
+
+
+async def _record(
+    ctx: Ctx, operation: CheckOperation.ValueType, v_nummer: str, occurred_at: datetime
+) -> None:
+    request = eu_request(operation, v_nummer, str(uuid.uuid4()), occurred_at, ctx.clock.now())
+    await _ask(ctx, request, attempt=1)
 
 
 async def _open(
@@ -54,6 +118,8 @@ async def _open(
         )
     )
     await ctx.schedule(kind, v_nummer, due, b"")
+    if kind == DEPARTURE:  # a return decision with a departure period: alert in SIS
+        await _record(ctx, CheckOperation.CHECK_OPERATION_CREATE_RETURN_ALERT, v_nummer, now)
 
 
 async def on_screening_completed(screened: ScreeningCompleted, ctx: Ctx) -> None:
@@ -113,12 +179,57 @@ async def on_due(timer: Timer, ctx: Ctx) -> None:
         ),
         key=timer.v_nummer,
     )
+    if timer.kind == DEPARTURE:
+        for operation in departure_records(outcome):
+            await _record(ctx, operation, timer.v_nummer, ctx.clock.now())
+
+
+async def on_check_result(result: CheckResult, ctx: Ctx) -> None:
+    """Note the Europaloket's answer; ask again later when the system was unavailable."""
+    if result.partner != Partner.PARTNER_DTENV:
+        return  # an answer to another partner
+    row = (
+        await ctx.uow.conn.execute(
+            select(eu_requests).where(
+                eu_requests.c.request_id == result.request_id, eu_requests.c.state == WAITING
+            )
+        )
+    ).first()
+    if row is None:
+        return
+    reference = next((a.recorded_reference for a in result.answers if a.recorded_reference), "")
+    await ctx.uow.conn.execute(
+        update(eu_requests)
+        .where(eu_requests.c.request_id == result.request_id)
+        .values(state=ANSWERED, status=CheckStatus.Name(result.status), reference=reference)
+    )
+    wait = retry_eu_request(result.status, row.attempt)
+    if wait is not None:
+        await ctx.schedule(EU_RETRY, row.v_nummer, ctx.clock.now() + wait, row.request_id.encode())
+
+
+async def on_eu_retry(timer: Timer, ctx: Ctx) -> None:
+    row = (
+        await ctx.uow.conn.execute(
+            select(eu_requests).where(eu_requests.c.request_id == timer.payload.decode())
+        )
+    ).first()
+    if row is None:
+        return
+    request = CheckRequest.FromString(row.request)
+    request.request_id = str(uuid.uuid4())  # the gateway answers each request id once
+    request.requested_at.CopyFrom(timestamp(ctx.clock.now()))
+    await _ask(ctx, request, attempt=row.attempt + 1)
 
 
 SPEC = ServiceSpec(
     name="returns",
     stage="return",
     metadata=metadata,
-    handlers={ScreeningCompleted: on_screening_completed, AsylumDecision: on_decision},
-    timers={DEPARTURE: on_due, TRANSFER: on_due},
+    handlers={
+        ScreeningCompleted: on_screening_completed,
+        AsylumDecision: on_decision,
+        CheckResult: on_check_result,
+    },
+    timers={DEPARTURE: on_due, TRANSFER: on_due, EU_RETRY: on_eu_retry},
 )

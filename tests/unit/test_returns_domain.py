@@ -1,20 +1,28 @@
-"""Return rules (DTenV): when the person must leave, and how the departure ends."""
+"""Return rules (DTenV): when the person must leave, how it ends, what SIS and EES hear."""
 
 from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chainkit.clock import from_timestamp
 from chainkit.pact import PactLimits
+from europaloket.domain import Consult, plan
+from migratieketen.v1.common_pb2 import EuSystem, Partner
+from migratieketen.v1.europaloket_pb2 import CheckOperation, CheckPurpose, CheckStatus
 from migratieketen.v1.outcome_pb2 import Outcome
 from returns.domain import (
+    EU_ATTEMPTS,
     FORCED_SHARE,
     VOLUNTARY_SHARE,
     departure_due,
     departure_outcome,
+    departure_records,
+    eu_request,
+    retry_eu_request,
     transfer_due,
     transfer_outcome,
 )
@@ -73,3 +81,66 @@ def test_transfer_outcome_shares() -> None:
 
 def test_shares_leave_room_for_absconding() -> None:
     assert 0 < VOLUNTARY_SHARE + FORCED_SHARE < 1
+
+
+# --- what DTenV records in SIS and EES through the Europaloket ---------------------------
+
+AT = datetime(2026, 7, 1, 12, tzinfo=UTC)
+ALERT = CheckOperation.CHECK_OPERATION_CREATE_RETURN_ALERT
+PERIOD_END = CheckOperation.CHECK_OPERATION_RECORD_DEPARTURE_PERIOD_END
+EXIT = CheckOperation.CHECK_OPERATION_RECORD_EXIT
+
+
+@pytest.mark.parametrize(
+    ("outcome", "records"),
+    [
+        (Outcome.OUTCOME_DEPARTED_VOLUNTARY, [EXIT]),
+        (Outcome.OUTCOME_DEPARTED_FORCED, [PERIOD_END, EXIT]),
+        (Outcome.OUTCOME_ABSCONDED, [PERIOD_END]),
+        (Outcome.OUTCOME_TRANSFERRED, []),  # a Dublin transfer is no exit from Schengen
+        (Outcome.OUTCOME_HOUSED, []),
+    ],
+)
+def test_departure_records(outcome: Outcome.ValueType, records: list[int]) -> None:
+    assert departure_records(outcome) == records
+
+
+@pytest.mark.parametrize(
+    ("operation", "system"),
+    [
+        (ALERT, EuSystem.EU_SYSTEM_SIS),
+        (PERIOD_END, EuSystem.EU_SYSTEM_SIS),
+        (EXIT, EuSystem.EU_SYSTEM_EES),
+    ],
+)
+def test_eu_request_asks_the_right_system_as_dtenv(
+    operation: CheckOperation.ValueType, system: EuSystem.ValueType
+) -> None:
+    request = eu_request(operation, "2600000009", "req-1", AT, AT + timedelta(hours=1))
+    assert request.partner == Partner.PARTNER_DTENV
+    assert request.purpose == CheckPurpose.CHECK_PURPOSE_RETURN
+    assert list(request.systems) == [system] and request.operation == operation
+    assert from_timestamp(request.occurred_at) == AT
+    assert from_timestamp(request.requested_at) == AT + timedelta(hours=1)
+    # The gateway's need-to-know lets DTenV record exactly this.
+    assert plan(request) == [Consult(system)]
+
+
+def test_an_unavailable_system_is_asked_again_with_growing_waits() -> None:
+    unavailable = CheckStatus.CHECK_STATUS_UNAVAILABLE
+    waits = [retry_eu_request(unavailable, attempt) for attempt in range(1, EU_ATTEMPTS + 1)]
+    assert waits[:-1] == [timedelta(days=2**n) for n in range(EU_ATTEMPTS - 1)]
+    assert waits[-1] is None, "at most EU_ATTEMPTS tries"
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        CheckStatus.CHECK_STATUS_RECORDED,
+        CheckStatus.CHECK_STATUS_DENIED,
+        CheckStatus.CHECK_STATUS_NOT_APPLICABLE,
+        CheckStatus.CHECK_STATUS_HIT,
+    ],
+)
+def test_other_answers_are_final(status: CheckStatus.ValueType) -> None:
+    assert retry_eu_request(status, 1) is None
