@@ -263,6 +263,24 @@ def test_a_planted_record_replaces_the_seeded_one() -> None:
     assert query(S.EU_SYSTEM_EURODAC, subject(8), SCREENING, pop).member_state in SEEDED_STATES
 
 
+def test_the_seeded_population_adds_nothing_for_a_planted_person() -> None:
+    """A planted visa that screening may not see leaves screening with no hit, even
+    where the seeded population would have had a refusal on security grounds."""
+    people = [subject(n) for n in range(300)]
+    planted = Fixtures(
+        vis=[
+            VisRecord(biometric_hash=p.biometric_hash, member_state="FR", record="ISSUED")
+            for p in people
+        ]
+    )
+    pop = population(1.0, fixtures=planted)
+    drawn = [seeded(S.EU_SYSTEM_VIS, p.key, pop) for p in people]
+    assert any(d is not None and d.security_ground for d in drawn)
+    for person in people:
+        assert query(S.EU_SYSTEM_VIS, person, SCREENING, pop).status == NO_HIT
+        assert query(S.EU_SYSTEM_VIS, person, DUBLIN, pop).category == "VISA_ISSUED"
+
+
 def test_planted_records_are_found_by_v_nummer_document_or_fingerprints() -> None:
     planted = Fixtures(
         sis=[SisAlert(v_nummer="2600000001", member_state="DE", category="REFUSAL_OF_ENTRY")],
