@@ -17,6 +17,7 @@ _MODULES = (
     "bvv",
     "common",
     "deadletter",
+    "deadline",
     "europaloket",
     "outcome",
     "reception",

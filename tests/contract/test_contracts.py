@@ -34,17 +34,23 @@ from migratieketen.v1.common_pb2 import (
     IdentityDocument,
     Partner,
     PilSourceLevel,
+    VulnerabilityIndicator,
 )
 from migratieketen.v1.europaloket_pb2 import (
+    CheckOperation,
     CheckPurpose,
     CheckResult,
     CheckStatus,
+    EurodacVerification,
+    MidLinkColour,
     SystemAnswer,
 )
 from migratieketen.v1.screening_pb2 import (
+    CheckState,
     HealthResult,
     Referral,
     ReferralIndicators,
+    ScreeningCheck,
     ScreeningCompleted,
     ScreeningForm,
 )
@@ -187,12 +193,14 @@ def golden_arrival_report() -> ArrivalReport:
                 document_number="X00000001",
                 issuing_country="SYR",
                 expiry_date=CalendarDate(year=2030, month=1, day=31),
+                suspected_fraudulent=True,
             ),
             IdentityDocument(
                 document_type="ID_CARD",
                 document_number="ID0000002",
                 issuing_country="TUR",
                 expiry_date=CalendarDate(year=2029, month=12, day=1),
+                suspected_fraudulent=True,
             ),
         ],
         biometrics=BiometricReference(
@@ -207,6 +215,16 @@ def golden_arrival_report() -> ArrivalReport:
         held_hours_before_screening=80,
         languages=["ar", "tr"],
         countries_of_residence=["SYR", "TUR"],
+        v_nummer="2600000001",
+        vulnerability_indicators=[
+            VulnerabilityIndicator.VULNERABILITY_INDICATOR_SIGNS_OF_TORTURE,
+            VulnerabilityIndicator.VULNERABILITY_INDICATOR_DISABILITY,
+        ],
+        needs_medical_care=True,
+        family_member_states=["DE"],
+        refused_cooperation=True,
+        travelling_with_children=True,
+        relocation_candidate=True,
     )
 
 
@@ -227,6 +245,11 @@ def golden_check_result() -> CheckResult:
                 action="take_back",
                 security_ground=True,
                 reason="synthetic",
+                verification=EurodacVerification.EURODAC_VERIFICATION_CONFIRMED,
+                link_colour=MidLinkColour.MID_LINK_COLOUR_RED,
+                member_states=["IT", "GR"],
+                via=EuSystem.EU_SYSTEM_ESP,
+                recorded_reference="NL-EURODAC-GOLDEN-1",
             ),
             SystemAnswer(
                 system=EuSystem.EU_SYSTEM_SIS,
@@ -237,9 +260,15 @@ def golden_check_result() -> CheckResult:
                 action="report",
                 security_ground=True,
                 reason="system unavailable",
+                verification=EurodacVerification.EURODAC_VERIFICATION_REJECTED,
+                link_colour=MidLinkColour.MID_LINK_COLOUR_YELLOW,
+                member_states=["NL"],
+                via=EuSystem.EU_SYSTEM_ESP,
+                recorded_reference="NL-SIS-GOLDEN-2",
             ),
         ],
         completed_at=_ts(1_767_229_200, 789_000_000),
+        operation=CheckOperation.CHECK_OPERATION_QUERY,
     )
 
 
@@ -275,10 +304,22 @@ def golden_screening_completed() -> ScreeningCompleted:
             unaccompanied_minor=True,
             family_with_children=True,
             checks_not_done=["ecris_tcn"],
+            nationalities=["ERI"],
+            relocation_candidate=True,
         ),
         started_at=_ts(1_767_225_600, 1_000),
         completed_at=_ts(1_767_484_800, 2_000),
         claimed_age=17,
+        checks=[
+            ScreeningCheck(
+                check="security",
+                state=CheckState.CHECK_STATE_NOT_DONE,
+                result="no_hit",
+                reason="ecris_tcn did not answer within 3 days",
+                done_at=_ts(1_767_484_800, 3_000),
+            )
+        ],
+        deadline_at=_ts(1_767_484_800, 4_000),
     )
 
 

@@ -42,6 +42,13 @@ class ArrivalReport(_message.Message):
     HELD_HOURS_BEFORE_SCREENING_FIELD_NUMBER: _builtins.int
     LANGUAGES_FIELD_NUMBER: _builtins.int
     COUNTRIES_OF_RESIDENCE_FIELD_NUMBER: _builtins.int
+    V_NUMMER_FIELD_NUMBER: _builtins.int
+    VULNERABILITY_INDICATORS_FIELD_NUMBER: _builtins.int
+    NEEDS_MEDICAL_CARE_FIELD_NUMBER: _builtins.int
+    FAMILY_MEMBER_STATES_FIELD_NUMBER: _builtins.int
+    REFUSED_COOPERATION_FIELD_NUMBER: _builtins.int
+    TRAVELLING_WITH_CHILDREN_FIELD_NUMBER: _builtins.int
+    RELOCATION_CANDIDATE_FIELD_NUMBER: _builtins.int
     partner_reference: _builtins.str
     """The reporting partner's own reference for this arrival (also the Kafka key)."""
     reporting_partner: _common_pb2.Partner.ValueType
@@ -56,6 +63,16 @@ class ArrivalReport(_message.Message):
     asylum_requested: _builtins.bool
     held_hours_before_screening: _builtins.int
     """Hours the person was already held at the border before screening (Art. 8(3))."""
+    v_nummer: _builtins.str
+    """A V-nummer the partner already knows for this person (exactly 10 digits), if any."""
+    needs_medical_care: _builtins.bool
+    """The preliminary health check found a need for immediate care."""
+    refused_cooperation: _builtins.bool
+    """The person refused to cooperate (e.g. fingerprints), for the screening form."""
+    travelling_with_children: _builtins.bool
+    """An adult travelling with their minor children (family with children)."""
+    relocation_candidate: _builtins.bool
+    """Selected for relocation under the solidarity mechanism (with an asylum request)."""
     @_builtins.property
     def reported_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -70,6 +87,12 @@ class ArrivalReport(_message.Message):
     def languages(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def countries_of_residence(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def vulnerability_indicators(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.VulnerabilityIndicator.ValueType]: ...
+    @_builtins.property
+    def family_member_states(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Member states where family members are (ISO alpha-2), for the screening form."""
+
     def __init__(
         self,
         *,
@@ -89,11 +112,60 @@ class ArrivalReport(_message.Message):
         held_hours_before_screening: _builtins.int = ...,
         languages: _abc.Iterable[_builtins.str] | None = ...,
         countries_of_residence: _abc.Iterable[_builtins.str] | None = ...,
+        v_nummer: _builtins.str = ...,
+        vulnerability_indicators: _abc.Iterable[_common_pb2.VulnerabilityIndicator.ValueType] | None = ...,
+        needs_medical_care: _builtins.bool = ...,
+        family_member_states: _abc.Iterable[_builtins.str] | None = ...,
+        refused_cooperation: _builtins.bool = ...,
+        travelling_with_children: _builtins.bool = ...,
+        relocation_candidate: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["biometrics", b"biometrics", "claimed_identity", b"claimed_identity", "reported_at", b"reported_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accompanied", b"accompanied", "asylum_requested", b"asylum_requested", "biometrics", b"biometrics", "claimed_age", b"claimed_age", "claimed_identity", b"claimed_identity", "countries_of_residence", b"countries_of_residence", "documents", b"documents", "family_group_id", b"family_group_id", "held_hours_before_screening", b"held_hours_before_screening", "languages", b"languages", "location", b"location", "partner_reference", b"partner_reference", "reason", b"reason", "reported_at", b"reported_at", "reporting_partner", b"reporting_partner", "setting", b"setting"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accompanied", b"accompanied", "asylum_requested", b"asylum_requested", "biometrics", b"biometrics", "claimed_age", b"claimed_age", "claimed_identity", b"claimed_identity", "countries_of_residence", b"countries_of_residence", "documents", b"documents", "family_group_id", b"family_group_id", "family_member_states", b"family_member_states", "held_hours_before_screening", b"held_hours_before_screening", "languages", b"languages", "location", b"location", "needs_medical_care", b"needs_medical_care", "partner_reference", b"partner_reference", "reason", b"reason", "refused_cooperation", b"refused_cooperation", "relocation_candidate", b"relocation_candidate", "reported_at", b"reported_at", "reporting_partner", b"reporting_partner", "setting", b"setting", "travelling_with_children", b"travelling_with_children", "v_nummer", b"v_nummer", "vulnerability_indicators", b"vulnerability_indicators"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ArrivalReport: _TypeAlias = ArrivalReport  # noqa: Y015
+
+@_typing.final
+class ArrivalRejected(_message.Message):
+    """Why the BVV refused an arrival report; the report went nowhere else. Topic
+    arrival.rejected.v1, keyed by the partner's reference.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARTNER_REFERENCE_FIELD_NUMBER: _builtins.int
+    REPORTING_PARTNER_FIELD_NUMBER: _builtins.int
+    FIELD_FIELD_NUMBER: _builtins.int
+    REASON_CODE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    REJECTED_AT_FIELD_NUMBER: _builtins.int
+    partner_reference: _builtins.str
+    reporting_partner: _common_pb2.Partner.ValueType
+    field: _builtins.str
+    """The field the partner must correct, e.g. "claimed_identity.date_of_birth"."""
+    reason_code: _builtins.str
+    """"missing", "invalid", "unknown_code", "unknown_v_nummer" """
+    reason: _builtins.str
+    """Human-readable; never repeats the value."""
+    @_builtins.property
+    def rejected_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        partner_reference: _builtins.str = ...,
+        reporting_partner: _common_pb2.Partner.ValueType = ...,
+        field: _builtins.str = ...,
+        reason_code: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        rejected_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rejected_at", b"rejected_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field", b"field", "partner_reference", b"partner_reference", "reason", b"reason", "reason_code", b"reason_code", "rejected_at", b"rejected_at", "reporting_partner", b"reporting_partner"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ArrivalRejected: _TypeAlias = ArrivalRejected  # noqa: Y015

@@ -24,15 +24,20 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from migratieketen.v1 import arrival_pb2 as migratieketen_dot_v1_dot_arrival__pb2
+from migratieketen.v1 import common_pb2 as migratieketen_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1amigratieketen/v1/bvv.proto\x12\x10migratieketen.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1emigratieketen/v1/arrival.proto\"\xa6\x01\n\x10PersonRegistered\x12\x10\n\x08v_nummer\x18\x01 \x01(\t\x12\x1b\n\x13identified_existing\x18\x02 \x01(\x08\x12\x31\n\rregistered_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x07\x61rrival\x18\x04 \x01(\x0b\x32\x1f.migratieketen.v1.ArrivalReportb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1amigratieketen/v1/bvv.proto\x12\x10migratieketen.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1emigratieketen/v1/arrival.proto\x1a\x1dmigratieketen/v1/common.proto\"\xb6\x02\n\x10PersonRegistered\x12\x10\n\x08v_nummer\x18\x01 \x01(\t\x12\x1b\n\x13identified_existing\x18\x02 \x01(\x08\x12\x31\n\rregistered_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x07\x61rrival\x18\x04 \x01(\x0b\x32\x1f.migratieketen.v1.ArrivalReport\x12\x18\n\x10\x66\x61mily_v_nummers\x18\x05 \x03(\t\x12<\n\ridentified_by\x18\x06 \x01(\x0e\x32%.migratieketen.v1.IdentificationBasis\x12\x36\n\x0csource_level\x18\x07 \x01(\x0e\x32 .migratieketen.v1.PilSourceLevel\"\x81\x02\n\x0fIdentityUpdated\x12\x10\n\x08v_nummer\x18\x01 \x01(\t\x12?\n\x15previous_source_level\x18\x02 \x01(\x0e\x32 .migratieketen.v1.PilSourceLevel\x12\x36\n\x0csource_level\x18\x03 \x01(\x0e\x32 .migratieketen.v1.PilSourceLevel\x12\x33\n\x08identity\x18\x04 \x01(\x0b\x32!.migratieketen.v1.ClaimedIdentity\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xb3\x01\n\x13IdentificationBasis\x12$\n IDENTIFICATION_BASIS_UNSPECIFIED\x10\x00\x12#\n\x1fIDENTIFICATION_BASIS_BIOMETRICS\x10\x01\x12!\n\x1dIDENTIFICATION_BASIS_V_NUMMER\x10\x02\x12.\n*IDENTIFICATION_BASIS_BIOGRAPHIC_AND_FAMILY\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'migratieketen.v1.bvv_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PERSONREGISTERED']._serialized_start=114
-  _globals['_PERSONREGISTERED']._serialized_end=280
+  _globals['_IDENTIFICATIONBASIS']._serialized_start=718
+  _globals['_IDENTIFICATIONBASIS']._serialized_end=897
+  _globals['_PERSONREGISTERED']._serialized_start=145
+  _globals['_PERSONREGISTERED']._serialized_end=455
+  _globals['_IDENTITYUPDATED']._serialized_start=458
+  _globals['_IDENTITYUPDATED']._serialized_end=715
 # @@protoc_insertion_point(module_scope)

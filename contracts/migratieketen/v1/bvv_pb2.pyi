@@ -5,10 +5,14 @@ Registration and identification of a person in the BVV. Topic bvv.registered.v1,
 keyed by V-nummer.
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from migratieketen.v1 import arrival_pb2 as _arrival_pb2
+from migratieketen.v1 import common_pb2 as _common_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -20,6 +24,31 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _IdentificationBasis:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _IdentificationBasisEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_IdentificationBasis.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    IDENTIFICATION_BASIS_UNSPECIFIED: _IdentificationBasis.ValueType  # 0
+    """A new registration."""
+    IDENTIFICATION_BASIS_BIOMETRICS: _IdentificationBasis.ValueType  # 1
+    IDENTIFICATION_BASIS_V_NUMMER: _IdentificationBasis.ValueType  # 2
+    """The partner named a known V-nummer."""
+    IDENTIFICATION_BASIS_BIOGRAPHIC_AND_FAMILY: _IdentificationBasis.ValueType  # 3
+    """Under 6: no biometrics."""
+
+class IdentificationBasis(_IdentificationBasis, metaclass=_IdentificationBasisEnumTypeWrapper): ...
+
+IDENTIFICATION_BASIS_UNSPECIFIED: IdentificationBasis.ValueType  # 0
+"""A new registration."""
+IDENTIFICATION_BASIS_BIOMETRICS: IdentificationBasis.ValueType  # 1
+IDENTIFICATION_BASIS_V_NUMMER: IdentificationBasis.ValueType  # 2
+"""The partner named a known V-nummer."""
+IDENTIFICATION_BASIS_BIOGRAPHIC_AND_FAMILY: IdentificationBasis.ValueType  # 3
+"""Under 6: no biometrics."""
+Global___IdentificationBasis: _TypeAlias = IdentificationBasis  # noqa: Y015
+
 @_typing.final
 class PersonRegistered(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -28,17 +57,28 @@ class PersonRegistered(_message.Message):
     IDENTIFIED_EXISTING_FIELD_NUMBER: _builtins.int
     REGISTERED_AT_FIELD_NUMBER: _builtins.int
     ARRIVAL_FIELD_NUMBER: _builtins.int
+    FAMILY_V_NUMMERS_FIELD_NUMBER: _builtins.int
+    IDENTIFIED_BY_FIELD_NUMBER: _builtins.int
+    SOURCE_LEVEL_FIELD_NUMBER: _builtins.int
     v_nummer: _builtins.str
     """The vreemdelingennummer: exactly 10 digits, issued only by the BVV."""
     identified_existing: _builtins.bool
     """True when the biometrics matched a person the BVV already knew (identification),
     false for a new registration.
     """
+    identified_by: Global___IdentificationBasis.ValueType
+    """How the person was recognised when identified_existing is true."""
+    source_level: _common_pb2.PilSourceLevel.ValueType
+    """PIL source level of the identity data the BVV now holds."""
     @_builtins.property
     def registered_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def arrival(self) -> _arrival_pb2.ArrivalReport:
         """The arrival report this registration answers, for the partners that need it."""
+
+    @_builtins.property
+    def family_v_nummers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """V-nummers of the others registered so far in the same family group."""
 
     def __init__(
         self,
@@ -47,11 +87,51 @@ class PersonRegistered(_message.Message):
         identified_existing: _builtins.bool = ...,
         registered_at: _timestamp_pb2.Timestamp | None = ...,
         arrival: _arrival_pb2.ArrivalReport | None = ...,
+        family_v_nummers: _abc.Iterable[_builtins.str] | None = ...,
+        identified_by: Global___IdentificationBasis.ValueType = ...,
+        source_level: _common_pb2.PilSourceLevel.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["arrival", b"arrival", "registered_at", b"registered_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["arrival", b"arrival", "identified_existing", b"identified_existing", "registered_at", b"registered_at", "v_nummer", b"v_nummer"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["arrival", b"arrival", "family_v_nummers", b"family_v_nummers", "identified_by", b"identified_by", "identified_existing", b"identified_existing", "registered_at", b"registered_at", "source_level", b"source_level", "v_nummer", b"v_nummer"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PersonRegistered: _TypeAlias = PersonRegistered  # noqa: Y015
+
+@_typing.final
+class IdentityUpdated(_message.Message):
+    """The BVV replaced identity data by data from a more reliable PIL source.
+    Topic bvv.identity-updated.v1, keyed by V-nummer.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    V_NUMMER_FIELD_NUMBER: _builtins.int
+    PREVIOUS_SOURCE_LEVEL_FIELD_NUMBER: _builtins.int
+    SOURCE_LEVEL_FIELD_NUMBER: _builtins.int
+    IDENTITY_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    v_nummer: _builtins.str
+    previous_source_level: _common_pb2.PilSourceLevel.ValueType
+    source_level: _common_pb2.PilSourceLevel.ValueType
+    @_builtins.property
+    def identity(self) -> _common_pb2.ClaimedIdentity: ...
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        v_nummer: _builtins.str = ...,
+        previous_source_level: _common_pb2.PilSourceLevel.ValueType = ...,
+        source_level: _common_pb2.PilSourceLevel.ValueType = ...,
+        identity: _common_pb2.ClaimedIdentity | None = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["identity", b"identity", "updated_at", b"updated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["identity", b"identity", "previous_source_level", b"previous_source_level", "source_level", b"source_level", "updated_at", b"updated_at", "v_nummer", b"v_nummer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IdentityUpdated: _TypeAlias = IdentityUpdated  # noqa: Y015

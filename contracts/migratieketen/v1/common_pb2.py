@@ -25,31 +25,33 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmigratieketen/v1/common.proto\x12\x10migratieketen.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"8\n\x0c\x43\x61lendarDate\x12\x0c\n\x04year\x18\x01 \x01(\x05\x12\r\n\x05month\x18\x02 \x01(\x05\x12\x0b\n\x03\x64\x61y\x18\x03 \x01(\x05\"\x96\x02\n\x0f\x43laimedIdentity\x12\x13\n\x0b\x66\x61mily_name\x18\x01 \x01(\t\x12\x13\n\x0bgiven_names\x18\x02 \x01(\t\x12\x35\n\rdate_of_birth\x18\x03 \x01(\x0b\x32\x1e.migratieketen.v1.CalendarDate\x12\x16\n\x0eplace_of_birth\x18\x04 \x01(\t\x12(\n\x06gender\x18\x05 \x01(\x0e\x32\x18.migratieketen.v1.Gender\x12\x15\n\rnationalities\x18\x06 \x03(\t\x12\x11\n\tstateless\x18\x07 \x01(\x08\x12\x36\n\x0csource_level\x18\x08 \x01(\x0e\x32 .migratieketen.v1.PilSourceLevel\"\x90\x01\n\x10IdentityDocument\x12\x15\n\rdocument_type\x18\x01 \x01(\t\x12\x17\n\x0f\x64ocument_number\x18\x02 \x01(\t\x12\x17\n\x0fissuing_country\x18\x03 \x01(\t\x12\x33\n\x0b\x65xpiry_date\x18\x04 \x01(\x0b\x32\x1e.migratieketen.v1.CalendarDate\"x\n\x12\x42iometricReference\x12\x1a\n\x12template_reference\x18\x01 \x01(\t\x12\x15\n\rtemplate_hash\x18\x02 \x01(\t\x12/\n\x0b\x63\x61ptured_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xd9\x01\n\x07Partner\x12\x17\n\x13PARTNER_UNSPECIFIED\x10\x00\x12\x10\n\x0cPARTNER_KMAR\x10\x01\x12\x10\n\x0cPARTNER_AVIM\x10\x02\x12\x10\n\x0cPARTNER_DISA\x10\x03\x12\x0f\n\x0bPARTNER_IND\x10\x04\x12\x0f\n\x0bPARTNER_COA\x10\x05\x12\x11\n\rPARTNER_DTENV\x10\x06\x12\x0f\n\x0bPARTNER_BVV\x10\x07\x12\x11\n\rPARTNER_NIDOS\x10\x08\x12\x0f\n\x0bPARTNER_DJI\x10\t\x12\x15\n\x11PARTNER_SCREENING\x10\n*r\n\x0e\x41rrivalSetting\x12\x1f\n\x1b\x41RRIVAL_SETTING_UNSPECIFIED\x10\x00\x12#\n\x1f\x41RRIVAL_SETTING_EXTERNAL_BORDER\x10\x01\x12\x1a\n\x16\x41RRIVAL_SETTING_INLAND\x10\x02*\xf8\x01\n\rArrivalReason\x12\x1e\n\x1a\x41RRIVAL_REASON_UNSPECIFIED\x10\x00\x12%\n!ARRIVAL_REASON_IRREGULAR_CROSSING\x10\x01\x12\x32\n.ARRIVAL_REASON_ASYLUM_AT_BORDER_CROSSING_POINT\x10\x02\x12$\n ARRIVAL_REASON_SEARCH_AND_RESCUE\x10\x03\x12$\n ARRIVAL_REASON_ILLEGALLY_STAYING\x10\x04\x12 \n\x1c\x41RRIVAL_REASON_ASYLUM_INLAND\x10\x05*R\n\x06Gender\x12\x16\n\x12GENDER_UNSPECIFIED\x10\x00\x12\x11\n\rGENDER_FEMALE\x10\x01\x12\x0f\n\x0bGENDER_MALE\x10\x02\x12\x0c\n\x08GENDER_X\x10\x03*\x9a\x02\n\x0ePilSourceLevel\x12 \n\x1cPIL_SOURCE_LEVEL_UNSPECIFIED\x10\x00\x12\x32\n.PIL_SOURCE_LEVEL_OFFICIAL_IDENTIFYING_DOCUMENT\x10\x01\x12\x36\n2PIL_SOURCE_LEVEL_OFFICIAL_NON_IDENTIFYING_DOCUMENT\x10\x02\x12*\n&PIL_SOURCE_LEVEL_NON_OFFICIAL_DOCUMENT\x10\x03\x12\"\n\x1ePIL_SOURCE_LEVEL_OWN_STATEMENT\x10\x04\x12*\n&PIL_SOURCE_LEVEL_THIRD_PARTY_STATEMENT\x10\x05*\xc9\x01\n\x08\x45uSystem\x12\x19\n\x15\x45U_SYSTEM_UNSPECIFIED\x10\x00\x12\x15\n\x11\x45U_SYSTEM_EURODAC\x10\x01\x12\x11\n\rEU_SYSTEM_SIS\x10\x02\x12\x11\n\rEU_SYSTEM_VIS\x10\x03\x12\x11\n\rEU_SYSTEM_EES\x10\x04\x12\x13\n\x0f\x45U_SYSTEM_ETIAS\x10\x05\x12\x17\n\x13\x45U_SYSTEM_ECRIS_TCN\x10\x06\x12\x11\n\rEU_SYSTEM_ESP\x10\x07\x12\x11\n\rEU_SYSTEM_MID\x10\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmigratieketen/v1/common.proto\x12\x10migratieketen.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"8\n\x0c\x43\x61lendarDate\x12\x0c\n\x04year\x18\x01 \x01(\x05\x12\r\n\x05month\x18\x02 \x01(\x05\x12\x0b\n\x03\x64\x61y\x18\x03 \x01(\x05\"\x96\x02\n\x0f\x43laimedIdentity\x12\x13\n\x0b\x66\x61mily_name\x18\x01 \x01(\t\x12\x13\n\x0bgiven_names\x18\x02 \x01(\t\x12\x35\n\rdate_of_birth\x18\x03 \x01(\x0b\x32\x1e.migratieketen.v1.CalendarDate\x12\x16\n\x0eplace_of_birth\x18\x04 \x01(\t\x12(\n\x06gender\x18\x05 \x01(\x0e\x32\x18.migratieketen.v1.Gender\x12\x15\n\rnationalities\x18\x06 \x03(\t\x12\x11\n\tstateless\x18\x07 \x01(\x08\x12\x36\n\x0csource_level\x18\x08 \x01(\x0e\x32 .migratieketen.v1.PilSourceLevel\"\xae\x01\n\x10IdentityDocument\x12\x15\n\rdocument_type\x18\x01 \x01(\t\x12\x17\n\x0f\x64ocument_number\x18\x02 \x01(\t\x12\x17\n\x0fissuing_country\x18\x03 \x01(\t\x12\x33\n\x0b\x65xpiry_date\x18\x04 \x01(\x0b\x32\x1e.migratieketen.v1.CalendarDate\x12\x1c\n\x14suspected_fraudulent\x18\x05 \x01(\x08\"x\n\x12\x42iometricReference\x12\x1a\n\x12template_reference\x18\x01 \x01(\t\x12\x15\n\rtemplate_hash\x18\x02 \x01(\t\x12/\n\x0b\x63\x61ptured_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xd9\x01\n\x07Partner\x12\x17\n\x13PARTNER_UNSPECIFIED\x10\x00\x12\x10\n\x0cPARTNER_KMAR\x10\x01\x12\x10\n\x0cPARTNER_AVIM\x10\x02\x12\x10\n\x0cPARTNER_DISA\x10\x03\x12\x0f\n\x0bPARTNER_IND\x10\x04\x12\x0f\n\x0bPARTNER_COA\x10\x05\x12\x11\n\rPARTNER_DTENV\x10\x06\x12\x0f\n\x0bPARTNER_BVV\x10\x07\x12\x11\n\rPARTNER_NIDOS\x10\x08\x12\x0f\n\x0bPARTNER_DJI\x10\t\x12\x15\n\x11PARTNER_SCREENING\x10\n*r\n\x0e\x41rrivalSetting\x12\x1f\n\x1b\x41RRIVAL_SETTING_UNSPECIFIED\x10\x00\x12#\n\x1f\x41RRIVAL_SETTING_EXTERNAL_BORDER\x10\x01\x12\x1a\n\x16\x41RRIVAL_SETTING_INLAND\x10\x02*\xf8\x01\n\rArrivalReason\x12\x1e\n\x1a\x41RRIVAL_REASON_UNSPECIFIED\x10\x00\x12%\n!ARRIVAL_REASON_IRREGULAR_CROSSING\x10\x01\x12\x32\n.ARRIVAL_REASON_ASYLUM_AT_BORDER_CROSSING_POINT\x10\x02\x12$\n ARRIVAL_REASON_SEARCH_AND_RESCUE\x10\x03\x12$\n ARRIVAL_REASON_ILLEGALLY_STAYING\x10\x04\x12 \n\x1c\x41RRIVAL_REASON_ASYLUM_INLAND\x10\x05*R\n\x06Gender\x12\x16\n\x12GENDER_UNSPECIFIED\x10\x00\x12\x11\n\rGENDER_FEMALE\x10\x01\x12\x0f\n\x0bGENDER_MALE\x10\x02\x12\x0c\n\x08GENDER_X\x10\x03*\x9a\x02\n\x0ePilSourceLevel\x12 \n\x1cPIL_SOURCE_LEVEL_UNSPECIFIED\x10\x00\x12\x32\n.PIL_SOURCE_LEVEL_OFFICIAL_IDENTIFYING_DOCUMENT\x10\x01\x12\x36\n2PIL_SOURCE_LEVEL_OFFICIAL_NON_IDENTIFYING_DOCUMENT\x10\x02\x12*\n&PIL_SOURCE_LEVEL_NON_OFFICIAL_DOCUMENT\x10\x03\x12\"\n\x1ePIL_SOURCE_LEVEL_OWN_STATEMENT\x10\x04\x12*\n&PIL_SOURCE_LEVEL_THIRD_PARTY_STATEMENT\x10\x05*\xc9\x01\n\x08\x45uSystem\x12\x19\n\x15\x45U_SYSTEM_UNSPECIFIED\x10\x00\x12\x15\n\x11\x45U_SYSTEM_EURODAC\x10\x01\x12\x11\n\rEU_SYSTEM_SIS\x10\x02\x12\x11\n\rEU_SYSTEM_VIS\x10\x03\x12\x11\n\rEU_SYSTEM_EES\x10\x04\x12\x13\n\x0f\x45U_SYSTEM_ETIAS\x10\x05\x12\x17\n\x13\x45U_SYSTEM_ECRIS_TCN\x10\x06\x12\x11\n\rEU_SYSTEM_ESP\x10\x07\x12\x11\n\rEU_SYSTEM_MID\x10\x08*\xc8\x02\n\x16VulnerabilityIndicator\x12\'\n#VULNERABILITY_INDICATOR_UNSPECIFIED\x10\x00\x12&\n\"VULNERABILITY_INDICATOR_DISABILITY\x10\x01\x12\x30\n,VULNERABILITY_INDICATOR_SIGNS_OF_TRAFFICKING\x10\x02\x12,\n(VULNERABILITY_INDICATOR_SIGNS_OF_TORTURE\x10\x03\x12%\n!VULNERABILITY_INDICATOR_PREGNANCY\x10\x04\x12+\n\'VULNERABILITY_INDICATOR_SERIOUS_ILLNESS\x10\x05\x12)\n%VULNERABILITY_INDICATOR_MENTAL_HEALTH\x10\x06\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'migratieketen.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PARTNER']._serialized_start=693
-  _globals['_PARTNER']._serialized_end=910
-  _globals['_ARRIVALSETTING']._serialized_start=912
-  _globals['_ARRIVALSETTING']._serialized_end=1026
-  _globals['_ARRIVALREASON']._serialized_start=1029
-  _globals['_ARRIVALREASON']._serialized_end=1277
-  _globals['_GENDER']._serialized_start=1279
-  _globals['_GENDER']._serialized_end=1361
-  _globals['_PILSOURCELEVEL']._serialized_start=1364
-  _globals['_PILSOURCELEVEL']._serialized_end=1646
-  _globals['_EUSYSTEM']._serialized_start=1649
-  _globals['_EUSYSTEM']._serialized_end=1850
+  _globals['_PARTNER']._serialized_start=723
+  _globals['_PARTNER']._serialized_end=940
+  _globals['_ARRIVALSETTING']._serialized_start=942
+  _globals['_ARRIVALSETTING']._serialized_end=1056
+  _globals['_ARRIVALREASON']._serialized_start=1059
+  _globals['_ARRIVALREASON']._serialized_end=1307
+  _globals['_GENDER']._serialized_start=1309
+  _globals['_GENDER']._serialized_end=1391
+  _globals['_PILSOURCELEVEL']._serialized_start=1394
+  _globals['_PILSOURCELEVEL']._serialized_end=1676
+  _globals['_EUSYSTEM']._serialized_start=1679
+  _globals['_EUSYSTEM']._serialized_end=1880
+  _globals['_VULNERABILITYINDICATOR']._serialized_start=1883
+  _globals['_VULNERABILITYINDICATOR']._serialized_end=2211
   _globals['_CALENDARDATE']._serialized_start=84
   _globals['_CALENDARDATE']._serialized_end=140
   _globals['_CLAIMEDIDENTITY']._serialized_start=143
   _globals['_CLAIMEDIDENTITY']._serialized_end=421
   _globals['_IDENTITYDOCUMENT']._serialized_start=424
-  _globals['_IDENTITYDOCUMENT']._serialized_end=568
-  _globals['_BIOMETRICREFERENCE']._serialized_start=570
-  _globals['_BIOMETRICREFERENCE']._serialized_end=690
+  _globals['_IDENTITYDOCUMENT']._serialized_end=598
+  _globals['_BIOMETRICREFERENCE']._serialized_start=600
+  _globals['_BIOMETRICREFERENCE']._serialized_end=720
 # @@protoc_insertion_point(module_scope)

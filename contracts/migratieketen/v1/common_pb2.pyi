@@ -195,6 +195,34 @@ EU_SYSTEM_ESP: EuSystem.ValueType  # 7
 EU_SYSTEM_MID: EuSystem.ValueType  # 8
 Global___EuSystem: _TypeAlias = EuSystem  # noqa: Y015
 
+class _VulnerabilityIndicator:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _VulnerabilityIndicatorEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_VulnerabilityIndicator.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    VULNERABILITY_INDICATOR_UNSPECIFIED: _VulnerabilityIndicator.ValueType  # 0
+    VULNERABILITY_INDICATOR_DISABILITY: _VulnerabilityIndicator.ValueType  # 1
+    VULNERABILITY_INDICATOR_SIGNS_OF_TRAFFICKING: _VulnerabilityIndicator.ValueType  # 2
+    VULNERABILITY_INDICATOR_SIGNS_OF_TORTURE: _VulnerabilityIndicator.ValueType  # 3
+    VULNERABILITY_INDICATOR_PREGNANCY: _VulnerabilityIndicator.ValueType  # 4
+    VULNERABILITY_INDICATOR_SERIOUS_ILLNESS: _VulnerabilityIndicator.ValueType  # 5
+    VULNERABILITY_INDICATOR_MENTAL_HEALTH: _VulnerabilityIndicator.ValueType  # 6
+
+class VulnerabilityIndicator(_VulnerabilityIndicator, metaclass=_VulnerabilityIndicatorEnumTypeWrapper):
+    """Signs a partner observed that the preliminary vulnerability check must weigh
+    (Screening Regulation Art. 12).
+    """
+
+VULNERABILITY_INDICATOR_UNSPECIFIED: VulnerabilityIndicator.ValueType  # 0
+VULNERABILITY_INDICATOR_DISABILITY: VulnerabilityIndicator.ValueType  # 1
+VULNERABILITY_INDICATOR_SIGNS_OF_TRAFFICKING: VulnerabilityIndicator.ValueType  # 2
+VULNERABILITY_INDICATOR_SIGNS_OF_TORTURE: VulnerabilityIndicator.ValueType  # 3
+VULNERABILITY_INDICATOR_PREGNANCY: VulnerabilityIndicator.ValueType  # 4
+VULNERABILITY_INDICATOR_SERIOUS_ILLNESS: VulnerabilityIndicator.ValueType  # 5
+VULNERABILITY_INDICATOR_MENTAL_HEALTH: VulnerabilityIndicator.ValueType  # 6
+Global___VulnerabilityIndicator: _TypeAlias = VulnerabilityIndicator  # noqa: Y015
+
 @_typing.final
 class CalendarDate(_message.Message):
     """A calendar date without time zone (date of birth may be partly unknown: 0 = unknown)."""
@@ -278,11 +306,14 @@ class IdentityDocument(_message.Message):
     DOCUMENT_NUMBER_FIELD_NUMBER: _builtins.int
     ISSUING_COUNTRY_FIELD_NUMBER: _builtins.int
     EXPIRY_DATE_FIELD_NUMBER: _builtins.int
+    SUSPECTED_FRAUDULENT_FIELD_NUMBER: _builtins.int
     document_type: _builtins.str
     """e.g. "PASSPORT", "ID_CARD"."""
     document_number: _builtins.str
     issuing_country: _builtins.str
     """ISO 3166-1 alpha-3."""
+    suspected_fraudulent: _builtins.bool
+    """The partner's document check found signs of forgery or misuse."""
     @_builtins.property
     def expiry_date(self) -> Global___CalendarDate: ...
     def __init__(
@@ -292,10 +323,11 @@ class IdentityDocument(_message.Message):
         document_number: _builtins.str = ...,
         issuing_country: _builtins.str = ...,
         expiry_date: Global___CalendarDate | None = ...,
+        suspected_fraudulent: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["expiry_date", b"expiry_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_number", b"document_number", "document_type", b"document_type", "expiry_date", b"expiry_date", "issuing_country", b"issuing_country"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_number", b"document_number", "document_type", b"document_type", "expiry_date", b"expiry_date", "issuing_country", b"issuing_country", "suspected_fraudulent", b"suspected_fraudulent"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -61,6 +61,29 @@ HEALTH_RESULT_NEEDS_CARE: HealthResult.ValueType  # 2
 HEALTH_RESULT_NOT_DONE: HealthResult.ValueType  # 3
 Global___HealthResult: _TypeAlias = HealthResult  # noqa: Y015
 
+class _CheckState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CheckStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CheckState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CHECK_STATE_UNSPECIFIED: _CheckState.ValueType  # 0
+    CHECK_STATE_DONE: _CheckState.ValueType  # 1
+    CHECK_STATE_NOT_DONE: _CheckState.ValueType  # 2
+    """Recorded as not done, with the reason (Art. 8(7))."""
+    CHECK_STATE_NOT_APPLICABLE: _CheckState.ValueType  # 3
+    """e.g. Eurodac under age 6."""
+
+class CheckState(_CheckState, metaclass=_CheckStateEnumTypeWrapper): ...
+
+CHECK_STATE_UNSPECIFIED: CheckState.ValueType  # 0
+CHECK_STATE_DONE: CheckState.ValueType  # 1
+CHECK_STATE_NOT_DONE: CheckState.ValueType  # 2
+"""Recorded as not done, with the reason (Art. 8(7))."""
+CHECK_STATE_NOT_APPLICABLE: CheckState.ValueType  # 3
+"""e.g. Eurodac under age 6."""
+Global___CheckState: _TypeAlias = CheckState  # noqa: Y015
+
 @_typing.final
 class ScreeningForm(_message.Message):
     """The screening form (Art. 17)."""
@@ -149,14 +172,19 @@ class ReferralIndicators(_message.Message):
     UNACCOMPANIED_MINOR_FIELD_NUMBER: _builtins.int
     FAMILY_WITH_CHILDREN_FIELD_NUMBER: _builtins.int
     CHECKS_NOT_DONE_FIELD_NUMBER: _builtins.int
+    NATIONALITIES_FIELD_NUMBER: _builtins.int
+    RELOCATION_CANDIDATE_FIELD_NUMBER: _builtins.int
     eurodac_hit: _builtins.bool
     eurodac_member_state: _builtins.str
     security_flag: _builtins.bool
     misleading_identity: _builtins.bool
     unaccompanied_minor: _builtins.bool
     family_with_children: _builtins.bool
+    relocation_candidate: _builtins.bool
     @_builtins.property
     def checks_not_done(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def nationalities(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
@@ -167,14 +195,55 @@ class ReferralIndicators(_message.Message):
         unaccompanied_minor: _builtins.bool = ...,
         family_with_children: _builtins.bool = ...,
         checks_not_done: _abc.Iterable[_builtins.str] | None = ...,
+        nationalities: _abc.Iterable[_builtins.str] | None = ...,
+        relocation_candidate: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checks_not_done", b"checks_not_done", "eurodac_hit", b"eurodac_hit", "eurodac_member_state", b"eurodac_member_state", "family_with_children", b"family_with_children", "misleading_identity", b"misleading_identity", "security_flag", b"security_flag", "unaccompanied_minor", b"unaccompanied_minor"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checks_not_done", b"checks_not_done", "eurodac_hit", b"eurodac_hit", "eurodac_member_state", b"eurodac_member_state", "family_with_children", b"family_with_children", "misleading_identity", b"misleading_identity", "nationalities", b"nationalities", "relocation_candidate", b"relocation_candidate", "security_flag", b"security_flag", "unaccompanied_minor", b"unaccompanied_minor"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReferralIndicators: _TypeAlias = ReferralIndicators  # noqa: Y015
+
+@_typing.final
+class ScreeningCheck(_message.Message):
+    """One screening check and how it ended."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHECK_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    RESULT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    DONE_AT_FIELD_NUMBER: _builtins.int
+    check: _builtins.str
+    """"health", "vulnerability", "identity", "security", "eurodac" """
+    state: Global___CheckState.ValueType
+    result: _builtins.str
+    """e.g. "no_hit", "hit", "needs_care" """
+    reason: _builtins.str
+    """Why it was not done or not applicable."""
+    @_builtins.property
+    def done_at(self) -> _timestamp_pb2.Timestamp:
+        """Simulated chain time."""
+
+    def __init__(
+        self,
+        *,
+        check: _builtins.str = ...,
+        state: Global___CheckState.ValueType = ...,
+        result: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        done_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["done_at", b"done_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["check", b"check", "done_at", b"done_at", "reason", b"reason", "result", b"result", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScreeningCheck: _TypeAlias = ScreeningCheck  # noqa: Y015
 
 @_typing.final
 class ScreeningCompleted(_message.Message):
@@ -188,6 +257,8 @@ class ScreeningCompleted(_message.Message):
     STARTED_AT_FIELD_NUMBER: _builtins.int
     COMPLETED_AT_FIELD_NUMBER: _builtins.int
     CLAIMED_AGE_FIELD_NUMBER: _builtins.int
+    CHECKS_FIELD_NUMBER: _builtins.int
+    DEADLINE_AT_FIELD_NUMBER: _builtins.int
     v_nummer: _builtins.str
     setting: _common_pb2.ArrivalSetting.ValueType
     referral: Global___Referral.ValueType
@@ -204,6 +275,12 @@ class ScreeningCompleted(_message.Message):
     def completed_at(self) -> _timestamp_pb2.Timestamp:
         """Simulated chain time."""
 
+    @_builtins.property
+    def checks(self) -> _containers.RepeatedCompositeFieldContainer[Global___ScreeningCheck]: ...
+    @_builtins.property
+    def deadline_at(self) -> _timestamp_pb2.Timestamp:
+        """The time limit that applied (simulated chain time)."""
+
     def __init__(
         self,
         *,
@@ -215,11 +292,45 @@ class ScreeningCompleted(_message.Message):
         started_at: _timestamp_pb2.Timestamp | None = ...,
         completed_at: _timestamp_pb2.Timestamp | None = ...,
         claimed_age: _builtins.int = ...,
+        checks: _abc.Iterable[Global___ScreeningCheck] | None = ...,
+        deadline_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["completed_at", b"completed_at", "form", b"form", "indicators", b"indicators", "started_at", b"started_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["completed_at", b"completed_at", "deadline_at", b"deadline_at", "form", b"form", "indicators", b"indicators", "started_at", b"started_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["claimed_age", b"claimed_age", "completed_at", b"completed_at", "form", b"form", "indicators", b"indicators", "referral", b"referral", "setting", b"setting", "started_at", b"started_at", "v_nummer", b"v_nummer"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checks", b"checks", "claimed_age", b"claimed_age", "completed_at", b"completed_at", "deadline_at", b"deadline_at", "form", b"form", "indicators", b"indicators", "referral", b"referral", "setting", b"setting", "started_at", b"started_at", "v_nummer", b"v_nummer"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ScreeningCompleted: _TypeAlias = ScreeningCompleted  # noqa: Y015
+
+@_typing.final
+class GuardianRequested(_message.Message):
+    """An unaccompanied minor needs a Nidos guardian from the start of screening.
+    Topic screening.guardian-requested.v1, keyed by V-nummer.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    V_NUMMER_FIELD_NUMBER: _builtins.int
+    LOCATION_FIELD_NUMBER: _builtins.int
+    REQUESTED_AT_FIELD_NUMBER: _builtins.int
+    v_nummer: _builtins.str
+    location: _builtins.str
+    @_builtins.property
+    def requested_at(self) -> _timestamp_pb2.Timestamp:
+        """Simulated chain time."""
+
+    def __init__(
+        self,
+        *,
+        v_nummer: _builtins.str = ...,
+        location: _builtins.str = ...,
+        requested_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["requested_at", b"requested_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location", b"location", "requested_at", b"requested_at", "v_nummer", b"v_nummer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GuardianRequested: _TypeAlias = GuardianRequested  # noqa: Y015
