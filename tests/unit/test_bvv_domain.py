@@ -1,13 +1,23 @@
-"""BVV rules: the arrival report check, the biometric key and the V-nummer."""
+"""BVV rules: the arrival report check, identification keys, PIL and the V-nummer."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 import pytest
 
-from bvv.domain import V_NUMMER_BASE, biometric_key, check_arrival, v_nummer_for
-from chainkit.codec import PoisonMessage, validate_v_nummer
+from bvv.domain import (
+    V_NUMMER_BASE,
+    ArrivalRefused,
+    age_on,
+    biographic_key,
+    biometric_key,
+    check_arrival,
+    more_reliable,
+    v_nummer_for,
+)
+from chainkit.codec import validate_v_nummer
 from migratieketen.v1.arrival_pb2 import ArrivalReport
 from migratieketen.v1.common_pb2 import (
     ArrivalReason,
@@ -25,9 +35,11 @@ FAMILY_NAME = "Verborgen-Achternaam"
 GIVEN_NAMES = "Geheime Voornaam"
 TEMPLATE_HASH = "a3f9c0ffee0123456789abcdef0123456789abcdef0123456789abcdef012345"
 REFERENCE = "KMAR-SPL-2026-000417"
+TODAY = date(2026, 11, 22)
 
 
 def valid_report(age: int = 30, template_hash: str = TEMPLATE_HASH) -> ArrivalReport:
+    """A report that passes; the date of birth fits the claimed age on TODAY."""
     return ArrivalReport(
         partner_reference=REFERENCE,
         reporting_partner=Partner.PARTNER_KMAR,
@@ -37,7 +49,7 @@ def valid_report(age: int = 30, template_hash: str = TEMPLATE_HASH) -> ArrivalRe
         claimed_identity=ClaimedIdentity(
             family_name=FAMILY_NAME,
             given_names=GIVEN_NAMES,
-            date_of_birth=CalendarDate(year=1996, month=3, day=4),
+            date_of_birth=CalendarDate(year=TODAY.year - age - 1, month=12, day=4),
             place_of_birth="Aleppo",
             gender=Gender.GENDER_FEMALE,
             nationalities=["SYR"],
@@ -50,17 +62,52 @@ def valid_report(age: int = 30, template_hash: str = TEMPLATE_HASH) -> ArrivalRe
 
 
 def test_valid_report_passes() -> None:
-    check_arrival(valid_report())
+    check_arrival(valid_report(), TODAY)
 
 
-@pytest.mark.parametrize("age", [0, 5, 6, 17, 18, 130])
+@pytest.mark.parametrize("age", [0, 5, 6, 17, 18, 129])
 def test_claimed_age_bounds_are_inclusive(age: int) -> None:
-    check_arrival(valid_report(age=age))
+    check_arrival(valid_report(age=age), TODAY)
+
+
+def test_under_six_needs_no_biometrics() -> None:
+    check_arrival(valid_report(age=4, template_hash=""), TODAY)
+
+
+def test_a_refusal_to_give_fingerprints_is_no_missing_field() -> None:
+    report = valid_report(template_hash="")
+    report.refused_cooperation = True
+    check_arrival(report, TODAY)
+
+
+def test_an_unknown_date_of_birth_is_allowed() -> None:
+    report = valid_report()
+    report.claimed_identity.ClearField("date_of_birth")
+    check_arrival(report, TODAY)
+    report.claimed_identity.date_of_birth.CopyFrom(CalendarDate(year=1990))
+    report.claimed_age = 36
+    check_arrival(report, TODAY)
 
 
 def _set(field: str, value: object) -> Callable[[ArrivalReport], None]:
     def mutate(report: ArrivalReport) -> None:
         setattr(report, field, value)
+
+    return mutate
+
+
+def _set_bio(template_hash: str) -> Callable[[ArrivalReport], None]:
+    def mutate(report: ArrivalReport) -> None:
+        report.biometrics.template_hash = template_hash
+
+    return mutate
+
+
+def _set_dob(year: int, month: int, day: int) -> Callable[[ArrivalReport], None]:
+    def mutate(report: ArrivalReport) -> None:
+        report.claimed_identity.date_of_birth.CopyFrom(
+            CalendarDate(year=year, month=month, day=day)
+        )
 
     return mutate
 
@@ -77,6 +124,18 @@ BROKEN: list[tuple[str, Callable[[ArrivalReport], None], str]] = [
     ("claimed_age", _set("claimed_age", -42), "-42"),
     ("claimed_age", _set("claimed_age", 131), "131"),
     ("claimed_age", _set("claimed_age", 987), "987"),
+    ("location", _set("location", ""), ""),
+    ("reporting_partner", _set("reporting_partner", Partner.PARTNER_COA), ""),
+    ("v_nummer", _set("v_nummer", "12AB"), "12AB"),
+    ("v_nummer", _set("v_nummer", "123456789"), "123456789"),
+    ("biometrics.template_hash", _set_bio(""), ""),
+    ("biometrics.template_hash", _set_bio("not-a-hash"), "not-a-hash"),
+    ("claimed_identity.date_of_birth", _set_dob(1990, 13, 1), "13"),
+    ("claimed_identity.date_of_birth", _set_dob(1992, 2, 30), "30"),
+    ("claimed_identity.date_of_birth", _set_dob(2031, 1, 1), "2031"),
+    ("claimed_identity.date_of_birth", _set_dob(1850, 1, 1), "1850"),
+    ("claimed_identity.date_of_birth", _set_dob(2010, 1, 1), "2010"),  # not 30 years old
+    ("claimed_identity.date_of_birth", _set_dob(0, 5, 1), ""),
 ]
 
 
@@ -86,11 +145,11 @@ def test_refusal_names_the_field_and_never_the_value(
 ) -> None:
     report = valid_report()
     mutate(report)
-    with pytest.raises(PoisonMessage) as refused:
-        check_arrival(report)
+    with pytest.raises(ArrivalRefused) as refused:
+        check_arrival(report, TODAY)
     error = refused.value
-    assert error.code == "invalid_arrival"
-    assert f"field {field}" in error.reason
+    assert error.field == field
+    assert error.code in ("missing", "invalid", "unknown_code")
     text = str(error)
     if bad_value:
         assert bad_value not in text
@@ -141,3 +200,59 @@ def test_last_v_nummer_in_range() -> None:
 def test_v_nummer_overflow_raises(sequence: int) -> None:
     with pytest.raises(OverflowError):
         v_nummer_for(sequence)
+
+
+def test_unknown_codes_are_told_apart_from_missing_ones() -> None:
+    report = valid_report()
+    report.reason = 88  # type: ignore[assignment]
+    with pytest.raises(ArrivalRefused) as refused:
+        check_arrival(report, TODAY)
+    assert refused.value.code == "unknown_code"
+    report.reason = ArrivalReason.ARRIVAL_REASON_UNSPECIFIED
+    with pytest.raises(ArrivalRefused) as refused:
+        check_arrival(report, TODAY)
+    assert refused.value.code == "missing"
+
+
+@pytest.mark.parametrize(
+    ("born", "age"),
+    [((2000, 11, 22), 26), ((2000, 11, 23), 25), ((2000, 0, 0), 26), ((2020, 12, 0), 5)],
+)
+def test_age_on(born: tuple[int, int, int], age: int) -> None:
+    assert age_on(*born, TODAY) == age
+
+
+def test_biographic_key_needs_names_and_a_birth_year() -> None:
+    identity = valid_report().claimed_identity
+    key = biographic_key(identity)
+    assert key is not None and FAMILY_NAME.lower() in key
+    identity.given_names = ""
+    assert biographic_key(identity) is None
+
+
+def test_biographic_key_ignores_case_and_spaces() -> None:
+    one = valid_report().claimed_identity
+    other = ClaimedIdentity()
+    other.CopyFrom(one)
+    other.family_name = f"  {FAMILY_NAME.upper()} "
+    assert biographic_key(one) == biographic_key(other)
+
+
+L = PilSourceLevel
+
+
+@pytest.mark.parametrize(
+    ("new", "held", "replaces"),
+    [
+        (L.PIL_SOURCE_LEVEL_OFFICIAL_IDENTIFYING_DOCUMENT, L.PIL_SOURCE_LEVEL_OWN_STATEMENT, True),
+        (L.PIL_SOURCE_LEVEL_OWN_STATEMENT, L.PIL_SOURCE_LEVEL_OFFICIAL_IDENTIFYING_DOCUMENT, False),
+        (L.PIL_SOURCE_LEVEL_OWN_STATEMENT, L.PIL_SOURCE_LEVEL_OWN_STATEMENT, False),
+        (L.PIL_SOURCE_LEVEL_NON_OFFICIAL_DOCUMENT, L.PIL_SOURCE_LEVEL_THIRD_PARTY_STATEMENT, True),
+        (L.PIL_SOURCE_LEVEL_UNSPECIFIED, L.PIL_SOURCE_LEVEL_OWN_STATEMENT, False),
+        (L.PIL_SOURCE_LEVEL_OWN_STATEMENT, L.PIL_SOURCE_LEVEL_UNSPECIFIED, True),
+    ],
+)
+def test_pil_data_only_replaced_by_a_more_reliable_source(
+    new: PilSourceLevel.ValueType, held: PilSourceLevel.ValueType, replaces: bool
+) -> None:
+    assert more_reliable(new, held) is replaces
