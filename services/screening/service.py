@@ -1,50 +1,98 @@
-"""Screening handlers and tables: ask the Europaloket, complete the form, refer."""
+"""Screening handlers and tables: run the checks, ask the Europaloket, refer in time."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Column, Float, LargeBinary, MetaData, String, Table, insert, select, update
+from sqlalchemy import (
+    Column,
+    Float,
+    LargeBinary,
+    MetaData,
+    Row,
+    String,
+    Table,
+    insert,
+    select,
+    update,
+)
 
 from chainkit.clock import timestamp
 from chainkit.runtime import Ctx, ServiceSpec
 from chainkit.store import Timer
 from migratieketen.v1.arrival_pb2 import ArrivalReport
 from migratieketen.v1.bvv_pb2 import PersonRegistered
-from migratieketen.v1.common_pb2 import Partner
-from migratieketen.v1.europaloket_pb2 import CheckPurpose, CheckRequest, CheckResult
-from migratieketen.v1.screening_pb2 import Referral, ScreeningCompleted
+from migratieketen.v1.common_pb2 import EuSystem, Partner
+from migratieketen.v1.deadline_pb2 import DeadlineBreached
+from migratieketen.v1.europaloket_pb2 import (
+    CheckOperation,
+    CheckPurpose,
+    CheckRequest,
+    CheckResult,
+    CheckStatus,
+)
+from migratieketen.v1.screening_pb2 import (
+    CheckState,
+    GuardianRequested,
+    Referral,
+    ScreeningCompleted,
+)
 from screening.domain import (
-    SCREENING_SYSTEMS,
+    EURODAC_TRANSMISSION,
+    RETRY_AFTER,
+    SECURITY_SYSTEMS,
     deadline,
     findings_from,
+    health_check,
+    identity_check,
     indicators,
+    is_unaccompanied_minor,
+    merge,
+    pending,
     referral,
+    refused_whole,
+    requested_systems,
     screening_form,
+    system_check,
+    system_name,
+    takes_biometrics,
+    time_limit,
+    vulnerability_check,
 )
 
 OPEN, COMPLETED = "open", "completed"
-DEADLINE = "screening-deadline"
+NOT_DONE = CheckState.CHECK_STATE_NOT_DONE
+DEADLINE, EURODAC_72H, RETRY = "screening-deadline", "eurodac-72h", "europaloket-retry"
 
 metadata = MetaData()
 screenings = Table(
     "screenings",
     metadata,
-    Column("request_id", String(36), primary_key=True),
+    Column("screening_id", String(36), primary_key=True),
     Column("v_nummer", String(10), nullable=False, index=True),
     Column("state", String(20), nullable=False),
     Column("arrival", LargeBinary, nullable=False),  # serialised ArrivalReport
+    Column("answers", LargeBinary, nullable=False),  # CheckResult: latest answer per system
     Column("started_at", Float, nullable=False),
     Column("deadline_at", Float, nullable=False),
     Column("completed_at", Float, nullable=True),
     Column("referral", String(40), nullable=True),
 )
+# Every request sent to the Europaloket, so a late answer finds its screening.
+requests = Table(
+    "europaloket_requests",
+    metadata,
+    Column("request_id", String(36), primary_key=True),
+    Column("screening_id", String(36), nullable=False, index=True),
+    Column("systems", String(200), nullable=False),
+)
 
 
 async def on_registered(event: PersonRegistered, ctx: Ctx) -> None:
     open_already = await ctx.uow.conn.execute(
-        select(screenings.c.request_id).where(
+        select(screenings.c.screening_id).where(
             screenings.c.v_nummer == event.v_nummer, screenings.c.state == OPEN
         )
     )
@@ -52,79 +100,221 @@ async def on_registered(event: PersonRegistered, ctx: Ctx) -> None:
         return  # one screening at a time per person
     arrival = event.arrival
     started = ctx.clock.now()
-    request_id = str(uuid.uuid4())
+    screening_id = str(uuid.uuid4())
     due = deadline(arrival, started)
     await ctx.uow.conn.execute(
         insert(screenings).values(
-            request_id=request_id,
+            screening_id=screening_id,
             v_nummer=event.v_nummer,
             state=OPEN,
             arrival=arrival.SerializeToString(),
+            answers=CheckResult().SerializeToString(),
             started_at=started.timestamp(),
             deadline_at=due.timestamp(),
+        )
+    )
+    if is_unaccompanied_minor(arrival):
+        ctx.publish(
+            GuardianRequested(
+                v_nummer=event.v_nummer,
+                location=arrival.location,
+                requested_at=timestamp(started),
+            ),
+            key=event.v_nummer,
+        )
+    await _ask(ctx, screening_id, event.v_nummer, arrival, list(requested_systems(arrival)))
+    await ctx.schedule(DEADLINE, event.v_nummer, due, screening_id.encode())
+    if takes_biometrics(arrival):
+        await ctx.schedule(
+            EURODAC_72H, event.v_nummer, started + EURODAC_TRANSMISSION, screening_id.encode()
+        )
+
+
+async def _ask(
+    ctx: Ctx,
+    screening_id: str,
+    v_nummer: str,
+    arrival: ArrivalReport,
+    systems: list[EuSystem.ValueType],
+) -> None:
+    request_id = str(uuid.uuid4())
+    await ctx.uow.conn.execute(
+        insert(requests).values(
+            request_id=request_id,
+            screening_id=screening_id,
+            systems=",".join(EuSystem.Name(s) for s in systems),
         )
     )
     ctx.publish(
         CheckRequest(
             request_id=request_id,
-            v_nummer=event.v_nummer,
+            v_nummer=v_nummer,
             partner=Partner.PARTNER_SCREENING,
             purpose=CheckPurpose.CHECK_PURPOSE_SCREENING_SECURITY,
-            systems=SCREENING_SYSTEMS,
+            operation=CheckOperation.CHECK_OPERATION_QUERY,
+            systems=systems,
             biometric_template_hash=arrival.biometrics.template_hash,
             nationalities=list(arrival.claimed_identity.nationalities),
-            requested_at=timestamp(started),
+            document_numbers=[d.document_number for d in arrival.documents if d.document_number],
+            requested_at=timestamp(ctx.clock.now()),
             claimed_age=arrival.claimed_age,
         ),
-        key=event.v_nummer,
+        key=v_nummer,
     )
-    await ctx.schedule(DEADLINE, event.v_nummer, due, request_id.encode())
+
+
+async def _open_screening(ctx: Ctx, screening_id: str) -> Row[Any] | None:
+    return (
+        await ctx.uow.conn.execute(
+            select(screenings).where(
+                screenings.c.screening_id == screening_id, screenings.c.state == OPEN
+            )
+        )
+    ).first()
 
 
 async def on_check_result(result: CheckResult, ctx: Ctx) -> None:
     if result.partner != Partner.PARTNER_SCREENING:
         return  # an answer to another partner
-    await _complete(result.request_id, result, ctx)
+    asked = (
+        await ctx.uow.conn.execute(
+            select(requests).where(requests.c.request_id == result.request_id)
+        )
+    ).first()
+    if asked is None:
+        return
+    row = await _open_screening(ctx, asked.screening_id)
+    if row is None:
+        return  # screening already ended: a late answer changes nothing
+    if ctx.clock.now().timestamp() >= row.deadline_at:
+        await _close_at_deadline(ctx, row)  # the answer came too late to count
+        return
+    systems = [EuSystem.Value(name) for name in asked.systems.split(",") if name]
+    merged = merge(CheckResult.FromString(row.answers), refused_whole(result, systems))
+    await ctx.uow.conn.execute(
+        update(screenings)
+        .where(screenings.c.screening_id == row.screening_id)
+        .values(answers=merged.SerializeToString())
+    )
+    arrival = ArrivalReport.FromString(row.arrival)
+    waiting = pending(requested_systems(arrival), merged)
+    if not waiting:
+        await _complete(ctx, row, merged, arrival)
+        return
+    answered = {a.system for a in result.answers}
+    if any(s in answered or result.status == CheckStatus.CHECK_STATUS_UNAVAILABLE for s in waiting):
+        retry_at = ctx.clock.now() + RETRY_AFTER
+        if retry_at.timestamp() < row.deadline_at:
+            await ctx.schedule(RETRY, row.v_nummer, retry_at, row.screening_id.encode())
+
+
+async def on_retry(timer: Timer, ctx: Ctx) -> None:
+    row = await _open_screening(ctx, timer.payload.decode())
+    if row is None:
+        return
+    arrival = ArrivalReport.FromString(row.arrival)
+    waiting = pending(requested_systems(arrival), CheckResult.FromString(row.answers))
+    if waiting:
+        await _ask(ctx, row.screening_id, row.v_nummer, arrival, waiting)
 
 
 async def on_deadline(timer: Timer, ctx: Ctx) -> None:
-    await _complete(timer.payload.decode(), None, ctx)
+    row = await _open_screening(ctx, timer.payload.decode())
+    if row is not None:
+        await _close_at_deadline(ctx, row)
 
 
-async def _complete(request_id: str, result: CheckResult | None, ctx: Ctx) -> None:
-    row = (
-        await ctx.uow.conn.execute(
-            select(screenings).where(
-                screenings.c.request_id == request_id, screenings.c.state == OPEN
-            )
-        )
-    ).first()
-    if row is None:
-        return  # already completed (a late answer, or the deadline passed first)
+async def _close_at_deadline(ctx: Ctx, row: Row[Any]) -> None:
+    """Screening does not run longer than its limit: what is not done is recorded as not
+    done, and the breach is an event of its own."""
     arrival = ArrivalReport.FromString(row.arrival)
-    findings = findings_from(result)
-    now = ctx.clock.now()
-    decided = referral(arrival)
-    await ctx.uow.conn.execute(
-        update(screenings)
-        .where(screenings.c.request_id == request_id)
-        .values(state=COMPLETED, completed_at=now.timestamp(), referral=Referral.Name(decided))
+    merged = CheckResult.FromString(row.answers)
+    waiting = pending(requested_systems(arrival), merged)
+    days = time_limit(arrival).total_seconds() / 86_400
+    due = datetime.fromtimestamp(row.deadline_at, UTC)
+    completed = await _complete(
+        ctx, row, merged, arrival, closing_reason=f"did not answer within {days:g} days", at=due
     )
-    if result is not None:
-        await ctx.uow.cancel(DEADLINE, row.v_nummer)
+    not_done = ", ".join(c.check for c in completed.checks if c.state == NOT_DONE)
+    waiting_for = ", ".join(system_name(s) for s in waiting)
     ctx.publish(
-        ScreeningCompleted(
+        DeadlineBreached(
             v_nummer=row.v_nummer,
-            setting=arrival.setting,
-            form=screening_form(arrival, findings),
-            referral=decided,
-            indicators=indicators(arrival, findings),
-            started_at=timestamp(datetime.fromtimestamp(row.started_at, UTC)),
-            completed_at=timestamp(now),
-            claimed_age=arrival.claimed_age,
+            service=ctx.service,
+            stage="screening",
+            rule="screening_time_limit",
+            due_at=timestamp(due),
+            detected_at=timestamp(ctx.clock.now()),
+            detail=f"not done: {not_done}" + (f" (waiting for {waiting_for})" if waiting else ""),
         ),
         key=row.v_nummer,
     )
+
+
+async def on_eurodac_due(timer: Timer, ctx: Ctx) -> None:
+    row = await _open_screening(ctx, timer.payload.decode())
+    if row is None:
+        return
+    arrival = ArrivalReport.FromString(row.arrival)
+    waiting = pending(requested_systems(arrival), CheckResult.FromString(row.answers))
+    if EuSystem.EU_SYSTEM_EURODAC in waiting:
+        ctx.publish(
+            DeadlineBreached(
+                v_nummer=row.v_nummer,
+                service=ctx.service,
+                stage="screening",
+                rule="eurodac_transmission_72h",
+                due_at=timestamp(timer.due_at),
+                detected_at=timestamp(ctx.clock.now()),
+                detail="eurodac registration not confirmed within 72 hours",
+            ),
+            key=row.v_nummer,
+        )
+
+
+async def _complete(
+    ctx: Ctx,
+    row: Row[Any],
+    merged: CheckResult,
+    arrival: ArrivalReport,
+    closing_reason: str = "",
+    at: datetime | None = None,
+) -> ScreeningCompleted:
+    started = datetime.fromtimestamp(row.started_at, UTC)
+    v_nummer: str = row.v_nummer
+    screening_id: str = row.screening_id
+    now = at or ctx.clock.now()
+    findings = findings_from(merged if merged.answers else None)
+    eurodac = (EuSystem.EU_SYSTEM_EURODAC,) if takes_biometrics(arrival) else ()
+    checks = [
+        health_check(arrival, started),
+        vulnerability_check(arrival, started),
+        identity_check(arrival, findings, now),
+        system_check("security", SECURITY_SYSTEMS, merged, now, closing_reason),
+        system_check("eurodac", eurodac, merged, now, closing_reason),
+    ]
+    decided = referral(arrival)
+    await ctx.uow.conn.execute(
+        update(screenings)
+        .where(screenings.c.screening_id == screening_id)
+        .values(state=COMPLETED, completed_at=now.timestamp(), referral=Referral.Name(decided))
+    )
+    for kind in (DEADLINE, EURODAC_72H, RETRY):
+        await ctx.uow.cancel(kind, v_nummer)
+    completed = ScreeningCompleted(
+        v_nummer=v_nummer,
+        setting=arrival.setting,
+        form=screening_form(arrival, findings, checks[0].result),
+        referral=decided,
+        indicators=indicators(arrival, findings, checks),
+        started_at=timestamp(started),
+        completed_at=timestamp(now),
+        claimed_age=arrival.claimed_age,
+        checks=checks,
+        deadline_at=timestamp(datetime.fromtimestamp(row.deadline_at, UTC)),
+    )
+    ctx.publish(completed, key=v_nummer)
+    return completed
 
 
 SPEC = ServiceSpec(
@@ -132,5 +322,5 @@ SPEC = ServiceSpec(
     stage="screening",
     metadata=metadata,
     handlers={PersonRegistered: on_registered, CheckResult: on_check_result},
-    timers={DEADLINE: on_deadline},
+    timers={DEADLINE: on_deadline, EURODAC_72H: on_eurodac_due, RETRY: on_retry},
 )

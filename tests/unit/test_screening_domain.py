@@ -215,13 +215,14 @@ def test_findings_eurodac_not_applicable_is_neither_hit_nor_check_not_done() -> 
 @pytest.mark.parametrize(
     ("age", "accompanied", "family", "present", "absent"),
     [
-        (30, True, "", set(), {"minor", "unaccompanied_minor", "family"}),
+        (30, True, "", set(), {"minor", "unaccompanied_minor", "family_with_children"}),
         (18, False, "", set(), {"minor", "unaccompanied_minor"}),
         (17, True, "", {"minor"}, {"unaccompanied_minor"}),
         (10, False, "", {"minor", "unaccompanied_minor"}, set()),
         (0, False, "", {"minor", "unaccompanied_minor"}, set()),
-        (15, True, "fam-7", {"minor"}, {"unaccompanied_minor"}),
-        (35, True, "fam-7", {"family"}, {"minor", "unaccompanied_minor"}),
+        (15, True, "fam-7", {"minor", "family_with_children"}, {"unaccompanied_minor"}),
+        # An adult is a family with children only when travelling with them.
+        (35, True, "fam-7", set(), {"minor", "unaccompanied_minor", "family_with_children"}),
     ],
 )
 def test_special_needs(
