@@ -8,10 +8,10 @@ STAMP  := $(VENV)/.installed
 TOOLS  := .tools
 BUF    := $(TOOLS)/node_modules/.bin/buf
 CASES  ?= 50
-SECONDS_PER_DAY ?= 0.1
+SECONDS_PER_DAY ?= 0.2
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint proto check-proto buf-lint tools clean
+.PHONY: setup run test bench lint proto buf-lint tools clean
 
 setup: $(STAMP)
 
@@ -29,10 +29,14 @@ run: $(STAMP)
 test: $(STAMP) tools
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Surge benchmark: prints numbers, asserts nothing.
+bench: $(STAMP)
+	$(BIN)/python bench/surge.py --cases 1000 --days 7 --seconds-per-day 2
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy services tests e2e
+	$(BIN)/mypy services tests e2e bench
 
 # Regenerate the Python code (and type stubs) from contracts/*.proto.
 proto: $(STAMP)

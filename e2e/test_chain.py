@@ -10,7 +10,7 @@ from chainctl.arrivals import make_arrivals
 from chainkit.telemetry import V_NUMMER
 from e2e.conftest import RunningChain
 from e2e.helpers import check_case_trace, drive, wait_for_traces
-from migratieketen.v1.screening_pb2 import Referral
+from migratieketen.v1.screening_pb2 import CheckState, Referral
 
 pytestmark = pytest.mark.e2e
 
@@ -27,6 +27,17 @@ async def test_twenty_arrivals_each_reach_an_outcome_in_one_trace(
     referrals = {book.screened[v].referral for v in v_nummers}
     assert referrals == {Referral.REFERRAL_ASYLUM, Referral.REFERRAL_RETURN}
     assert not [d for d in book.dead_letters if d.topic != "arrival.reported.v1"]
+
+    # At this fast clock some screenings hit their limit: each then ends in time and
+    # says exactly which check was not done and why, and the breach is an event.
+    breached = {b.v_nummer for b in book.breaches if b.rule == "screening_time_limit"}
+    for v in v_nummers:
+        screening = book.screened[v]
+        assert screening.completed_at.ToNanoseconds() <= screening.deadline_at.ToNanoseconds()
+        not_done = [c for c in screening.checks if c.state == CheckState.CHECK_STATE_NOT_DONE]
+        assert all(c.reason for c in not_done)
+        assert [c.check for c in not_done] == list(screening.indicators.checks_not_done)
+        assert (v in breached) == bool(not_done)
 
     await wait_for_traces(running_chain.trace_dir, book, v_nummers)
     spans = check_case_trace(running_chain.trace_dir, book, v_nummers[0])

@@ -12,6 +12,7 @@ from chainkit.codec import header_dict
 from e2e.conftest import RunningChain
 from e2e.helpers import drive
 from e2e.kafka_io import headers_for, publish_raw, read_until
+from migratieketen.v1.arrival_pb2 import ArrivalRejected
 from migratieketen.v1.bvv_pb2 import PersonRegistered
 from migratieketen.v1.deadletter_pb2 import DeadLetter
 from migratieketen.v1.screening_pb2 import ScreeningCompleted
@@ -51,7 +52,7 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_chain_goes_on
         bootstrap,
         ARRIVALS,
         incomplete.SerializeToString(),
-        b"POISON-incomplete",
+        incomplete.partner_reference.encode(),
         headers_for(ARRIVALS),
     )
     bad_v = ScreeningCompleted(v_nummer="12AB").SerializeToString()
@@ -60,9 +61,22 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_chain_goes_on
 
     book = await drive(bootstrap, running_chain.trace_dir, [good])  # the chain goes on
     assert good.partner_reference in book.v_nummer_of
+    # A report a partner can correct is rejected to the partner, not dead-lettered.
+    rejections = await read_until(
+        bootstrap,
+        "arrival.rejected.v1",
+        lambda rs: any(r.key == incomplete.partner_reference.encode() for r in rs),
+    )
+    rejected = [
+        ArrivalRejected.FromString(r.value)
+        for r in rejections
+        if r.key == incomplete.partner_reference.encode()
+    ]
+    assert [(r.field, r.reason_code) for r in rejected] == [("reporting_partner", "missing")]
+    assert incomplete.partner_reference not in book.v_nummer_of
 
     records = await read_until(
-        bootstrap, "deadletter.v1", lambda rs: len(_letters(rs, b"POISON")) >= 5
+        bootstrap, "deadletter.v1", lambda rs: len(_letters(rs, b"POISON")) >= 4
     )
     found = {
         (letter.key.decode(), letter.service, letter.reason_code)
@@ -71,7 +85,6 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_chain_goes_on
     assert found == {
         ("POISON-garbage", "bvv", "undecodable"),
         ("POISON-wrongtype", "bvv", "unexpected_type"),
-        ("POISON-incomplete", "bvv", "invalid_arrival"),
         ("POISON-badv", "asylum", "invalid_v_nummer"),
         ("POISON-badv", "returns", "invalid_v_nummer"),
     }
@@ -82,8 +95,6 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_chain_goes_on
         if letter.key == b"POISON-garbage":
             assert letter.payload == garbage  # nothing lost: the original bytes are kept
             assert letter.topic == ARRIVALS and letter.offset >= 0
-        if letter.key == b"POISON-incomplete":
-            assert "reporting_partner" in letter.reason
 
 
 async def test_a_redelivered_event_has_one_effect(running_chain: RunningChain) -> None:

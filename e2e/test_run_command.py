@@ -92,7 +92,7 @@ def test_ctrl_c_stops_the_chain_and_leaves_no_process(tmp_path: Path) -> None:
     lines = []
     for line in proc.stdout:
         lines.append(line)
-        if line.startswith("Fed ") or time.monotonic() > deadline:
+        if line.startswith("Feeding ") or time.monotonic() > deadline:
             break
     children = _children_of(proc.pid)
     assert len(children) >= 7, "broker and six services were running"

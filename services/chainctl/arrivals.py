@@ -18,6 +18,7 @@ from migratieketen.v1.common_pb2 import (
     IdentityDocument,
     Partner,
     PilSourceLevel,
+    VulnerabilityIndicator,
 )
 
 # Synthetic names only: the demo never carries real personal data.
@@ -31,6 +32,14 @@ _LANGUAGES = {
     "SYR": "ar", "AFG": "ps", "ERI": "ti", "TUR": "tr", "IRQ": "ar", "YEM": "ar",
     "SOM": "so", "MAR": "ar", "DZA": "ar", "NGA": "en", "COL": "es", "GEO": "ka",
 }  # fmt: skip
+
+
+_VULNERABILITY = (
+    (VulnerabilityIndicator.VULNERABILITY_INDICATOR_DISABILITY, 0.03),
+    (VulnerabilityIndicator.VULNERABILITY_INDICATOR_SIGNS_OF_TRAFFICKING, 0.02),
+    (VulnerabilityIndicator.VULNERABILITY_INDICATOR_SIGNS_OF_TORTURE, 0.03),
+    (VulnerabilityIndicator.VULNERABILITY_INDICATOR_PREGNANCY, 0.02),
+)
 
 
 def make_arrivals(count: int, seed: int = 1, prefix: str = "DEMO") -> list[ArrivalReport]:
@@ -105,6 +114,7 @@ def make_arrivals(count: int, seed: int = 1, prefix: str = "DEMO") -> list[Arriv
                         document_type="PASSPORT",
                         document_number=f"X{rng.randrange(10**8):08d}",
                         issuing_country=nationality,
+                        suspected_fraudulent=rng.random() < 0.05,
                     )
                 ]
                 if has_passport
@@ -113,6 +123,12 @@ def make_arrivals(count: int, seed: int = 1, prefix: str = "DEMO") -> list[Arriv
             claimed_age=age,
             family_group_id=member_of or "",
             accompanied=bool(member_of) or age >= 18,
+            travelling_with_children=bool(member_of) and age >= 18,
+            vulnerability_indicators=[
+                indicator for indicator, share in _VULNERABILITY if rng.random() < share
+            ],
+            needs_medical_care=rng.random() < 0.05,
+            family_member_states=["DE"] if rng.random() < 0.1 else [],
             asylum_requested=asylum,
             held_hours_before_screening=rng.choice((0, 0, 0, 12, 80)) if at_border else 0,
             languages=[_LANGUAGES[nationality]],

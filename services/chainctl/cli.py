@@ -21,6 +21,7 @@ from chainctl.chain import Chain, ChainError
 from chainctl.traces import case_traces, render
 from chainctl.watch import CaseBook, ChainWatch, feed
 from chainkit.catalogue import topics
+from chainkit.clock import SimClock
 from chainkit.telemetry import setup_telemetry
 from migratieketen.v1.asylum_pb2 import AsylumProcedure, DecisionOutcome
 from migratieketen.v1.outcome_pb2 import Outcome
@@ -68,7 +69,17 @@ def summary(book: CaseBook, arrivals: int) -> str:
         for d in book.decisions.values()
     )
     outcomes = Counter(_short(Outcome.Name(o.outcome), "OUTCOME_") for o in book.outcomes.values())
-    not_done = sum(1 for s in book.screened.values() if s.indicators.checks_not_done)
+    not_done = Counter(
+        check for s in book.screened.values() for check in s.indicators.checks_not_done
+    )
+    in_time = sum(
+        1
+        for s in book.screened.values()
+        if not s.indicators.checks_not_done
+        and s.completed_at.ToNanoseconds() <= s.deadline_at.ToNanoseconds()
+    )
+    breaches = Counter(b.rule for b in book.breaches)
+    rejected = Counter(r.field for r in book.rejected.values())
     reasons = Counter(d.reason_code for d in book.dead_letters)
     rows = [
         ("arrival reports", str(arrivals)),
@@ -77,7 +88,13 @@ def summary(book: CaseBook, arrivals: int) -> str:
             f"{len(book.v_nummer_of)} (identified as known: {book.identified_existing})",
         ),
         ("screened", f"{len(book.screened)}: referred to {_names(referrals)}"),
-        ("screening checks not done", str(not_done)),
+        (
+            "arrival reports rejected",
+            f"{len(book.rejected)}" + (f": {_names(rejected)}" if rejected else ""),
+        ),
+        ("screened with every check", f"{in_time} within the time limit"),
+        ("screening checks not done", _names(not_done)),
+        ("legal deadlines breached", _names(breaches)),
         ("asylum procedures", f"{len(book.applications)}: {_names(procedures)}"),
         ("in reception (placed)", str(len(book.placements))),
         ("asylum decisions", f"{len(book.decisions)}: {_names(decisions)}"),
@@ -157,15 +174,18 @@ async def _demo(args: argparse.Namespace, bootstrap: str, chain: Chain) -> tuple
     try:
         reports = make_arrivals(args.cases, seed=args.seed or 1)
         started = time.monotonic()
-        await feed(bootstrap, reports, provider)
-        _say(f"Fed {len(reports)} arrival reports; following the cases:")
-        expected = len({r.partner_reference for r in reports})
+        clock = SimClock(float(chain.env["MK_CLOCK_EPOCH"]), args.seconds_per_day)
+        spread = args.arrival_days * args.seconds_per_day
+        _say(
+            f"Feeding {len(reports)} arrival reports over {args.arrival_days:g} simulated days"
+            f" ({spread:.1f} s); following the cases:"
+        )
+        await feed(bootstrap, reports, provider, spread_seconds=spread, clock=clock)
+        refs = {r.partner_reference for r in reports}
+        expected = len(refs)
 
         def done(book: CaseBook) -> bool:
-            settled = len(book.outcomes) + len(book.dead_letters)
-            return len(book.v_nummer_of) + len(book.dead_letters) >= expected and (
-                settled >= len(set(book.v_nummer_of.values())) and not book.open_cases()
-            )
+            return all(book.settled(ref) for ref in refs)
 
         complete = await watch.until(
             done, args.timeout, _progress(expected, started), chain.check_alive
@@ -248,8 +268,14 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--seconds-per-day",
         type=float,
-        default=0.1,
-        help="real seconds per simulated day (default 0.1)",
+        default=0.2,
+        help="real seconds per simulated day (default 0.2)",
+    )
+    run.add_argument(
+        "--arrival-days",
+        type=float,
+        default=5.0,
+        help="spread the arrivals over this many simulated days (default 5)",
     )
     run.add_argument("--seed", type=int, default=None, help="simulation seed")
     run.add_argument("--timeout", type=float, default=300.0, help="give up after N seconds")

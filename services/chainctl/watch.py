@@ -13,18 +13,24 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
 from chainkit.catalogue import topic_for
+from chainkit.clock import SimClock, timestamp
 from chainkit.codec import PoisonMessage, cloudevent_headers, decode, header_dict
 from chainkit.telemetry import STAGE, inject_current
-from migratieketen.v1.arrival_pb2 import ArrivalReport
+from migratieketen.v1.arrival_pb2 import ArrivalRejected, ArrivalReport
 from migratieketen.v1.asylum_pb2 import AsylumApplicationRegistered, AsylumDecision
-from migratieketen.v1.bvv_pb2 import PersonRegistered
+from migratieketen.v1.bvv_pb2 import IdentityUpdated, PersonRegistered
 from migratieketen.v1.deadletter_pb2 import DeadLetter
+from migratieketen.v1.deadline_pb2 import DeadlineBreached
 from migratieketen.v1.outcome_pb2 import CaseOutcome
 from migratieketen.v1.reception_pb2 import ReceptionEnded, ReceptionPlacement
-from migratieketen.v1.screening_pb2 import ScreeningCompleted
+from migratieketen.v1.screening_pb2 import GuardianRequested, ScreeningCompleted
 
 WATCHED = (
+    ArrivalRejected,
     PersonRegistered,
+    IdentityUpdated,
+    GuardianRequested,
+    DeadlineBreached,
     ScreeningCompleted,
     AsylumApplicationRegistered,
     AsylumDecision,
@@ -36,16 +42,29 @@ WATCHED = (
 
 
 async def feed(
-    bootstrap_servers: str, reports: list[ArrivalReport], provider: TracerProvider
+    bootstrap_servers: str,
+    reports: list[ArrivalReport],
+    provider: TracerProvider,
+    spread_seconds: float = 0.0,
+    clock: SimClock | None = None,
 ) -> None:
-    """Publish arrival reports as a partner would; each starts the trace of its case."""
+    """Publish arrival reports as a partner would; each starts the trace of its case.
+    `spread_seconds` spreads them evenly over that much real time (arrivals come in over
+    days, not all at once); with a `clock`, reported_at is the chain's simulated now."""
     tracer = provider.get_tracer("migratieketen.partner")
     topic = topic_for(ArrivalReport)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
     await producer.start()
     try:
         pending = []
-        for report in reports:
+        started = time.monotonic()
+        for index, report in enumerate(reports):
+            if spread_seconds:
+                wait = started + spread_seconds * index / len(reports) - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            if clock is not None:
+                report.reported_at.CopyFrom(timestamp(clock.now()))
             with tracer.start_as_current_span(
                 f"{topic.name} publish",
                 kind=trace.SpanKind.PRODUCER,
@@ -83,6 +102,11 @@ class CaseBook:
     reception_ended: dict[str, ReceptionEnded] = field(default_factory=dict)
     outcomes: dict[str, CaseOutcome] = field(default_factory=dict)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    rejected: dict[str, ArrivalRejected] = field(default_factory=dict)  # per partner ref
+    breaches: list[DeadlineBreached] = field(default_factory=list)
+    registered: dict[str, PersonRegistered] = field(default_factory=dict)  # per partner ref
+    guardians: dict[str, GuardianRequested] = field(default_factory=dict)
+    identity_updates: list[IdentityUpdated] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     # Every event seen per V-nummer, by message type, to tell duplicates from effects.
     history: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
@@ -93,6 +117,7 @@ class CaseBook:
             case PersonRegistered():
                 self.v_nummer_of[message.arrival.partner_reference] = message.v_nummer
                 self.registrations[message.arrival.partner_reference] += 1
+                self.registered[message.arrival.partner_reference] = message
                 self.identified_existing += message.identified_existing
             case ScreeningCompleted():
                 self.screened[message.v_nummer] = message
@@ -108,6 +133,14 @@ class CaseBook:
                 self.outcomes[message.v_nummer] = message
             case DeadLetter():
                 self.dead_letters.append(message)
+            case ArrivalRejected():
+                self.rejected[message.partner_reference] = message
+            case DeadlineBreached():
+                self.breaches.append(message)
+            case GuardianRequested():
+                self.guardians[message.v_nummer] = message
+            case IdentityUpdated():
+                self.identity_updates.append(message)
         self.counts[type(message).__name__] += 1
         v_nummer = getattr(message, "v_nummer", "")
         if v_nummer:
@@ -115,6 +148,12 @@ class CaseBook:
 
     def open_cases(self) -> set[str]:
         return set(self.v_nummer_of.values()) - set(self.outcomes)
+
+    def settled(self, partner_reference: str) -> bool:
+        """The report was refused, or the person it registered reached an outcome."""
+        if partner_reference in self.rejected:
+            return True
+        return self.v_nummer_of.get(partner_reference) in self.outcomes
 
 
 class ChainWatch:
