@@ -27,16 +27,17 @@ class SystemProfile:
     outages: tuple[Outage, ...] = ()
 
 
-# Latencies are real milliseconds: the simulated clock runs a day in a fraction of a
-# second, so realistic seconds-long answers would outlast every screening deadline.
+# Latencies are real milliseconds. The simulated clock runs a day in a fraction of a
+# second (at 0.1 s a day, Eurodac's legal 24 hours are 100 ms), so the defaults are
+# short; raise them to exercise timeouts and retries.
 DEFAULT_PROFILES: dict[EuSystem.ValueType, SystemProfile] = {
-    S.EU_SYSTEM_EURODAC: SystemProfile(0.15, 40, 150),  # biometric matching is the slowest
-    S.EU_SYSTEM_SIS: SystemProfile(0.03, 15, 60),
-    S.EU_SYSTEM_VIS: SystemProfile(0.05, 20, 80),
-    S.EU_SYSTEM_EES: SystemProfile(0.03, 20, 80),
-    S.EU_SYSTEM_ETIAS: SystemProfile(0.01, 15, 60),
-    S.EU_SYSTEM_ECRIS_TCN: SystemProfile(0.02, 30, 120),
-    S.EU_SYSTEM_MID: SystemProfile(0.03, 15, 60),
+    S.EU_SYSTEM_EURODAC: SystemProfile(0.15, 20, 60),  # biometric matching is the slowest
+    S.EU_SYSTEM_SIS: SystemProfile(0.03, 5, 20),
+    S.EU_SYSTEM_VIS: SystemProfile(0.05, 8, 30),
+    S.EU_SYSTEM_EES: SystemProfile(0.03, 8, 30),
+    S.EU_SYSTEM_ETIAS: SystemProfile(0.01, 5, 20),
+    S.EU_SYSTEM_ECRIS_TCN: SystemProfile(0.02, 15, 50),
+    S.EU_SYSTEM_MID: SystemProfile(0.03, 5, 20),
 }
 
 

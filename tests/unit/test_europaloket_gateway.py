@@ -332,6 +332,10 @@ async def test_system_spans_continue_the_requesting_case_trace(gw: Gw) -> None:
     for span in gw.spans():
         for value in (span.attributes or {}).values():
             assert HASH not in str(value) and "DOC-SECRET" not in str(value)
+    # The result event continues from the answer span.
+    (event,) = await gw.rows(gw.runtime.store.outbox)
+    traceparent = json.loads(event.headers)["traceparent"]
+    assert traceparent.split("-")[2] == f"{answer.context.span_id:016x}"
 
 
 async def test_a_denied_request_is_answered_and_audited_at_once(gw: Gw) -> None:
