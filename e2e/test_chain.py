@@ -10,7 +10,9 @@ from chainctl.arrivals import make_arrivals
 from chainkit.telemetry import V_NUMMER
 from e2e.conftest import RunningChain
 from e2e.helpers import check_case_trace, drive, wait_for_traces
+from migratieketen.v1.outcome_pb2 import Outcome
 from migratieketen.v1.screening_pb2 import CheckState, Referral
+from returns.domain import PLEDGING_STATES
 
 pytestmark = pytest.mark.e2e
 
@@ -60,3 +62,19 @@ async def test_spans_carry_no_personal_data(running_chain: RunningChain) -> None
         secrets.append(f"{dob.year}-{dob.month:02d}-{dob.day:02d}")
         for secret in filter(None, secrets):
             assert not any(secret in text for text in files + logs), "personal data leaked"
+
+
+async def test_a_relocation_candidate_is_relocated_in_one_trace(
+    running_chain: RunningChain,
+) -> None:
+    (report,) = make_arrivals(1, seed=31, prefix="RELOC")
+    report.asylum_requested = True
+    report.relocation_candidate = True
+    book = await drive(running_chain.bootstrap_servers, running_chain.trace_dir, [report])
+    v = book.v_nummer_of[report.partner_reference]
+    assert book.screened[v].referral == Referral.REFERRAL_RELOCATION
+    outcome = book.outcomes[v]
+    assert outcome.outcome in (Outcome.OUTCOME_RELOCATED, Outcome.OUTCOME_ABSCONDED)
+    if outcome.outcome == Outcome.OUTCOME_RELOCATED:
+        assert outcome.destination_member_state in PLEDGING_STATES
+    await wait_for_traces(running_chain.trace_dir, book, [v])

@@ -49,4 +49,5 @@ def end_reason(outcome: Outcome.ValueType) -> ReceptionEndReason.ValueType:
         Outcome.OUTCOME_DEPARTED_FORCED: ReceptionEndReason.RECEPTION_END_REASON_DEPARTED,
         Outcome.OUTCOME_TRANSFERRED: ReceptionEndReason.RECEPTION_END_REASON_TRANSFERRED,
         Outcome.OUTCOME_ABSCONDED: ReceptionEndReason.RECEPTION_END_REASON_ABSCONDED,
+        Outcome.OUTCOME_RELOCATED: ReceptionEndReason.RECEPTION_END_REASON_RELOCATED,
     }.get(outcome, ReceptionEndReason.RECEPTION_END_REASON_UNSPECIFIED)

@@ -46,6 +46,18 @@ def transfer_outcome(rng: random.Random) -> Outcome.ValueType:
     return Outcome.OUTCOME_TRANSFERRED if rng.random() < 0.9 else Outcome.OUTCOME_ABSCONDED
 
 
+# Member states with relocation pledges in the solidarity pool (simulation parameter).
+PLEDGING_STATES = ("DE", "FR", "PT", "IE", "LU", "BE")
+
+
+def relocation_destination(rng: random.Random) -> str:
+    return rng.choice(PLEDGING_STATES)
+
+
+def relocation_outcome(rng: random.Random) -> Outcome.ValueType:
+    return Outcome.OUTCOME_RELOCATED if rng.random() < 0.95 else Outcome.OUTCOME_ABSCONDED
+
+
 # What DTenV records in the eu-LISA systems through the Europaloket, and where.
 EU_SYSTEM_OF: dict[CheckOperation.ValueType, EuSystem.ValueType] = {
     CheckOperation.CHECK_OPERATION_CREATE_RETURN_ALERT: EuSystem.EU_SYSTEM_SIS,

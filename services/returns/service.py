@@ -37,12 +37,14 @@ from returns.domain import (
     departure_outcome,
     departure_records,
     eu_request,
+    relocation_destination,
+    relocation_outcome,
     retry_eu_request,
     transfer_due,
     transfer_outcome,
 )
 
-DEPARTURE, TRANSFER, EU_RETRY = "departure", "transfer", "eu-retry"
+DEPARTURE, TRANSFER, RELOCATION, EU_RETRY = "departure", "transfer", "relocation", "eu-retry"
 OPEN, CLOSED = "open", "closed"
 WAITING, ANSWERED = "waiting", "answered"
 
@@ -125,6 +127,10 @@ async def _open(
 async def on_screening_completed(screened: ScreeningCompleted, ctx: Ctx) -> None:
     if screened.referral == Referral.REFERRAL_RETURN:
         await _open(screened.v_nummer, "NO_APPLICATION", DEPARTURE, departure_due(0), "", ctx)
+    elif screened.referral == Referral.REFERRAL_RELOCATION:
+        # DTenV carries out the relocation to a pledging member state, like a transfer.
+        destination = relocation_destination(ctx.rng("relocation", screened.v_nummer))
+        await _open(screened.v_nummer, "RELOCATION", RELOCATION, transfer_due(), destination, ctx)
 
 
 async def on_decision(decision: AsylumDecision, ctx: Ctx) -> None:
@@ -161,7 +167,11 @@ async def on_due(timer: Timer, ctx: Ctx) -> None:
     if row is None:
         return
     rng = ctx.rng("return", timer.v_nummer)
-    outcome = transfer_outcome(rng) if timer.kind == TRANSFER else departure_outcome(rng)
+    outcome = {
+        TRANSFER: transfer_outcome,
+        RELOCATION: relocation_outcome,
+        DEPARTURE: departure_outcome,
+    }[timer.kind](rng)
     await ctx.uow.conn.execute(
         update(return_cases)
         .where(return_cases.c.v_nummer == timer.v_nummer)
@@ -174,7 +184,9 @@ async def on_due(timer: Timer, ctx: Ctx) -> None:
             decided_by=Partner.PARTNER_DTENV,
             at=timestamp(ctx.clock.now()),
             destination_member_state=(
-                row.destination_member_state if outcome == Outcome.OUTCOME_TRANSFERRED else ""
+                row.destination_member_state
+                if outcome in (Outcome.OUTCOME_TRANSFERRED, Outcome.OUTCOME_RELOCATED)
+                else ""
             ),
         ),
         key=timer.v_nummer,
@@ -231,5 +243,5 @@ SPEC = ServiceSpec(
         AsylumDecision: on_decision,
         CheckResult: on_check_result,
     },
-    timers={DEPARTURE: on_due, TRANSFER: on_due, EU_RETRY: on_eu_retry},
+    timers={DEPARTURE: on_due, TRANSFER: on_due, RELOCATION: on_due, EU_RETRY: on_eu_retry},
 )

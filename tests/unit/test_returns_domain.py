@@ -17,11 +17,14 @@ from migratieketen.v1.outcome_pb2 import Outcome
 from returns.domain import (
     EU_ATTEMPTS,
     FORCED_SHARE,
+    PLEDGING_STATES,
     VOLUNTARY_SHARE,
     departure_due,
     departure_outcome,
     departure_records,
     eu_request,
+    relocation_destination,
+    relocation_outcome,
     retry_eu_request,
     transfer_due,
     transfer_outcome,
@@ -144,3 +147,17 @@ def test_an_unavailable_system_is_asked_again_with_growing_waits() -> None:
 )
 def test_other_answers_are_final(status: CheckStatus.ValueType) -> None:
     assert retry_eu_request(status, 1) is None
+
+
+def test_relocation_goes_to_a_pledging_member_state() -> None:
+    destinations = {relocation_destination(random.Random(seed)) for seed in range(200)}
+    assert destinations == set(PLEDGING_STATES)
+    assert "NL" not in destinations
+
+
+def test_relocation_outcome_is_deterministic_and_mostly_relocated() -> None:
+    outcomes = [relocation_outcome(random.Random(seed)) for seed in range(1000)]
+    assert outcomes == [relocation_outcome(random.Random(seed)) for seed in range(1000)]
+    relocated = outcomes.count(Outcome.OUTCOME_RELOCATED) / len(outcomes)
+    assert 0.9 < relocated < 1.0
+    assert set(outcomes) == {Outcome.OUTCOME_RELOCATED, Outcome.OUTCOME_ABSCONDED}

@@ -34,6 +34,8 @@ class _OutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Outcome.Value
     """Dublin transfer to the responsible member state."""
     OUTCOME_ABSCONDED: _Outcome.ValueType  # 5
     """Left for an unknown destination (MOB)."""
+    OUTCOME_RELOCATED: _Outcome.ValueType  # 6
+    """Relocated to a member state under the solidarity mechanism."""
 
 class Outcome(_Outcome, metaclass=_OutcomeEnumTypeWrapper): ...
 
@@ -46,6 +48,8 @@ OUTCOME_TRANSFERRED: Outcome.ValueType  # 4
 """Dublin transfer to the responsible member state."""
 OUTCOME_ABSCONDED: Outcome.ValueType  # 5
 """Left for an unknown destination (MOB)."""
+OUTCOME_RELOCATED: Outcome.ValueType  # 6
+"""Relocated to a member state under the solidarity mechanism."""
 Global___Outcome: _TypeAlias = Outcome  # noqa: Y015
 
 @_typing.final
@@ -61,7 +65,7 @@ class CaseOutcome(_message.Message):
     outcome: Global___Outcome.ValueType
     decided_by: _common_pb2.Partner.ValueType
     destination_member_state: _builtins.str
-    """For transfers (ISO alpha-2)."""
+    """For transfers and relocations (ISO alpha-2)."""
     @_builtins.property
     def at(self) -> _timestamp_pb2.Timestamp:
         """Simulated chain time."""

@@ -71,6 +71,7 @@ class _ReceptionEndReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Re
     RECEPTION_END_REASON_TRANSFERRED: _ReceptionEndReason.ValueType  # 3
     RECEPTION_END_REASON_ABSCONDED: _ReceptionEndReason.ValueType  # 4
     RECEPTION_END_REASON_DEPARTURE_PERIOD_ENDED: _ReceptionEndReason.ValueType  # 5
+    RECEPTION_END_REASON_RELOCATED: _ReceptionEndReason.ValueType  # 6
 
 class ReceptionEndReason(_ReceptionEndReason, metaclass=_ReceptionEndReasonEnumTypeWrapper): ...
 
@@ -80,6 +81,7 @@ RECEPTION_END_REASON_DEPARTED: ReceptionEndReason.ValueType  # 2
 RECEPTION_END_REASON_TRANSFERRED: ReceptionEndReason.ValueType  # 3
 RECEPTION_END_REASON_ABSCONDED: ReceptionEndReason.ValueType  # 4
 RECEPTION_END_REASON_DEPARTURE_PERIOD_ENDED: ReceptionEndReason.ValueType  # 5
+RECEPTION_END_REASON_RELOCATED: ReceptionEndReason.ValueType  # 6
 Global___ReceptionEndReason: _TypeAlias = ReceptionEndReason  # noqa: Y015
 
 @_typing.final
