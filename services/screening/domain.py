@@ -8,10 +8,16 @@ from datetime import datetime, timedelta
 from chainkit.clock import timestamp
 from chainkit.pact import limits
 from migratieketen.v1.arrival_pb2 import ArrivalReport
-from migratieketen.v1.common_pb2 import ArrivalSetting, EuSystem, VulnerabilityIndicator
+from migratieketen.v1.common_pb2 import (
+    ArrivalReason,
+    ArrivalSetting,
+    EuSystem,
+    VulnerabilityIndicator,
+)
 from migratieketen.v1.europaloket_pb2 import (
     CheckResult,
     CheckStatus,
+    EurodacCategory,
     EurodacVerification,
     MidLinkColour,
     SystemAnswer,
@@ -40,6 +46,7 @@ SCREENING_SYSTEMS = (S.EU_SYSTEM_EURODAC, *SECURITY_SYSTEMS)
 # Answers after which a system is not asked again.
 FINAL = frozenset(
     {
+        CheckStatus.CHECK_STATUS_RECORDED,  # Eurodac: registered, no other state's record
         CheckStatus.CHECK_STATUS_HIT,
         CheckStatus.CHECK_STATUS_NO_HIT,
         CheckStatus.CHECK_STATUS_NOT_APPLICABLE,
@@ -81,6 +88,17 @@ def takes_biometrics(arrival: ArrivalReport) -> bool:
 def requested_systems(arrival: ArrivalReport) -> tuple[EuSystem.ValueType, ...]:
     """Eurodac only from age 6 (no biometrics below); the security systems for all."""
     return SCREENING_SYSTEMS if takes_biometrics(arrival) else SECURITY_SYSTEMS
+
+
+def eurodac_category(arrival: ArrivalReport) -> EurodacCategory.ValueType:
+    """The Eurodac category screening registers the person under."""
+    if arrival.asylum_requested:
+        return EurodacCategory.EURODAC_CATEGORY_APPLICANT
+    if arrival.reason == ArrivalReason.ARRIVAL_REASON_SEARCH_AND_RESCUE:
+        return EurodacCategory.EURODAC_CATEGORY_SEARCH_AND_RESCUE
+    if arrival.setting == ArrivalSetting.ARRIVAL_SETTING_EXTERNAL_BORDER:
+        return EurodacCategory.EURODAC_CATEGORY_IRREGULAR_BORDER_CROSSER
+    return EurodacCategory.EURODAC_CATEGORY_ILLEGALLY_STAYING
 
 
 def system_name(system: EuSystem.ValueType) -> str:

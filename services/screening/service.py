@@ -32,6 +32,7 @@ from migratieketen.v1.europaloket_pb2 import (
     CheckRequest,
     CheckResult,
     CheckStatus,
+    EurodacCategory,
 )
 from migratieketen.v1.screening_pb2 import (
     CheckState,
@@ -44,6 +45,7 @@ from screening.domain import (
     RETRY_AFTER,
     SECURITY_SYSTEMS,
     deadline,
+    eurodac_category,
     findings_from,
     health_check,
     identity_check,
@@ -122,12 +124,29 @@ async def on_registered(event: PersonRegistered, ctx: Ctx) -> None:
             ),
             key=event.v_nummer,
         )
-    await _ask(ctx, screening_id, event.v_nummer, arrival, list(requested_systems(arrival)))
+    await _ask_all(ctx, screening_id, event.v_nummer, arrival, list(requested_systems(arrival)))
     await ctx.schedule(DEADLINE, event.v_nummer, due, screening_id.encode())
     if takes_biometrics(arrival):
         await ctx.schedule(
             EURODAC_72H, event.v_nummer, started + EURODAC_TRANSMISSION, screening_id.encode()
         )
+
+
+async def _ask_all(
+    ctx: Ctx,
+    screening_id: str,
+    v_nummer: str,
+    arrival: ArrivalReport,
+    systems: list[EuSystem.ValueType],
+) -> None:
+    """Eurodac: register the fingerprints (which also searches the other states'
+    records); the security systems: one query."""
+    eurodac = EuSystem.EU_SYSTEM_EURODAC
+    if eurodac in systems:
+        await _ask(ctx, screening_id, v_nummer, arrival, [eurodac], register=True)
+    security = [s for s in systems if s != eurodac]
+    if security:
+        await _ask(ctx, screening_id, v_nummer, arrival, security, register=False)
 
 
 async def _ask(
@@ -136,6 +155,7 @@ async def _ask(
     v_nummer: str,
     arrival: ArrivalReport,
     systems: list[EuSystem.ValueType],
+    register: bool,
 ) -> None:
     request_id = str(uuid.uuid4())
     await ctx.uow.conn.execute(
@@ -150,8 +170,21 @@ async def _ask(
             request_id=request_id,
             v_nummer=v_nummer,
             partner=Partner.PARTNER_SCREENING,
-            purpose=CheckPurpose.CHECK_PURPOSE_SCREENING_SECURITY,
-            operation=CheckOperation.CHECK_OPERATION_QUERY,
+            purpose=(
+                CheckPurpose.CHECK_PURPOSE_SCREENING_IDENTIFICATION
+                if register
+                else CheckPurpose.CHECK_PURPOSE_SCREENING_SECURITY
+            ),
+            operation=(
+                CheckOperation.CHECK_OPERATION_REGISTER
+                if register
+                else CheckOperation.CHECK_OPERATION_QUERY
+            ),
+            eurodac_category=(
+                eurodac_category(arrival)
+                if register
+                else EurodacCategory.EURODAC_CATEGORY_UNSPECIFIED
+            ),
             systems=systems,
             biometric_template_hash=arrival.biometrics.template_hash,
             nationalities=list(arrival.claimed_identity.nationalities),
@@ -215,7 +248,7 @@ async def on_retry(timer: Timer, ctx: Ctx) -> None:
     arrival = ArrivalReport.FromString(row.arrival)
     waiting = pending(requested_systems(arrival), CheckResult.FromString(row.answers))
     if waiting:
-        await _ask(ctx, row.screening_id, row.v_nummer, arrival, waiting)
+        await _ask_all(ctx, row.screening_id, row.v_nummer, arrival, waiting)
 
 
 async def on_deadline(timer: Timer, ctx: Ctx) -> None:

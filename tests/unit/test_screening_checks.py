@@ -8,6 +8,7 @@ import pytest
 
 from migratieketen.v1.arrival_pb2 import ArrivalReport
 from migratieketen.v1.common_pb2 import (
+    ArrivalReason,
     ArrivalSetting,
     EuSystem,
     IdentityDocument,
@@ -16,6 +17,7 @@ from migratieketen.v1.common_pb2 import (
 from migratieketen.v1.europaloket_pb2 import (
     CheckResult,
     CheckStatus,
+    EurodacCategory,
     EurodacVerification,
     MidLinkColour,
     SystemAnswer,
@@ -24,6 +26,7 @@ from migratieketen.v1.screening_pb2 import CheckState, HealthResult, Referral
 from screening.domain import (
     SCREENING_SYSTEMS,
     SECURITY_SYSTEMS,
+    eurodac_category,
     findings_from,
     identity_check,
     indicators,
@@ -45,7 +48,7 @@ HIT, NO_HIT = CheckStatus.CHECK_STATUS_HIT, CheckStatus.CHECK_STATUS_NO_HIT
 UNAVAILABLE, DENIED = CheckStatus.CHECK_STATUS_UNAVAILABLE, CheckStatus.CHECK_STATUS_DENIED
 
 
-def arrival(age: int = 30, **fields: object) -> ArrivalReport:
+def arrival(age: int = 30, /, **fields: object) -> ArrivalReport:
     report = ArrivalReport(
         partner_reference="ref-1",
         setting=ArrivalSetting.ARRIVAL_SETTING_INLAND,
@@ -74,8 +77,8 @@ def all_answered(status: CheckStatus.ValueType = NO_HIT) -> CheckResult:
 
 
 def test_eurodac_only_from_age_six() -> None:
-    assert S.EU_SYSTEM_EURODAC in requested_systems(arrival(age=6))
-    assert requested_systems(arrival(age=5)) == SECURITY_SYSTEMS
+    assert S.EU_SYSTEM_EURODAC in requested_systems(arrival(6))
+    assert requested_systems(arrival(5)) == SECURITY_SYSTEMS
 
 
 def test_merge_keeps_the_latest_answer_per_system() -> None:
@@ -215,3 +218,31 @@ def test_indicators_name_the_checks_not_done() -> None:
     ]
     result = indicators(arrival(), findings_from(held), checks)
     assert list(result.checks_not_done) == ["eurodac"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "category"),
+    [
+        ({"asylum_requested": True}, EurodacCategory.EURODAC_CATEGORY_APPLICANT),
+        (
+            {"asylum_requested": False, "reason": ArrivalReason.ARRIVAL_REASON_SEARCH_AND_RESCUE},
+            EurodacCategory.EURODAC_CATEGORY_SEARCH_AND_RESCUE,
+        ),
+        (
+            {"asylum_requested": False, "setting": ArrivalSetting.ARRIVAL_SETTING_EXTERNAL_BORDER},
+            EurodacCategory.EURODAC_CATEGORY_IRREGULAR_BORDER_CROSSER,
+        ),
+        ({"asylum_requested": False}, EurodacCategory.EURODAC_CATEGORY_ILLEGALLY_STAYING),
+    ],
+)
+def test_eurodac_registration_category(
+    fields: dict[str, object], category: EurodacCategory.ValueType
+) -> None:
+    assert eurodac_category(arrival(30, **fields)) == category
+
+
+def test_a_eurodac_registration_is_a_final_answer() -> None:
+    held = answers(EURODAC=CheckStatus.CHECK_STATUS_RECORDED)
+    assert pending((S.EU_SYSTEM_EURODAC,), held) == []
+    check = system_check("eurodac", (S.EU_SYSTEM_EURODAC,), held, NOW)
+    assert (check.state, check.result) == (CheckState.CHECK_STATE_DONE, "no_hit")
