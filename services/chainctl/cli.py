@@ -274,8 +274,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--arrival-days",
         type=float,
-        default=5.0,
-        help="spread the arrivals over this many simulated days (default 5)",
+        default=10.0,
+        help="spread the arrivals over this many simulated days (default 10)",
     )
     run.add_argument("--seed", type=int, default=None, help="simulation seed")
     run.add_argument("--timeout", type=float, default=300.0, help="give up after N seconds")

@@ -197,6 +197,8 @@ class Store:
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self.outbox_ready = asyncio.Event()
         self.timers_changed = asyncio.Event()
+        # Set after every commit: wakes a service's workers instead of polling.
+        self.committed = asyncio.Event()
 
     async def start(self) -> None:
         async with self.engine.begin() as conn:
@@ -217,6 +219,7 @@ class Store:
             self.outbox_ready.set()
         if uow.scheduled:
             self.timers_changed.set()
+        self.committed.set()
 
     @asynccontextmanager
     async def _locked(self) -> AsyncIterator[None]:

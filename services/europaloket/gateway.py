@@ -4,6 +4,7 @@ by a timeout, retries with backoff and a circuit breaker per system."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -240,12 +241,16 @@ class Gateway:
         busy: set[str] = set()
         async with asyncio.TaskGroup() as group:
             while not runtime.stopping.is_set():
+                runtime.store.committed.clear()
                 free = config.concurrency - len(busy)
                 rows = await self._pending(runtime.store, busy, free) if free else []
                 for row in rows:
                     busy.add(row.request_id)
                     group.create_task(self._serve(runtime, consultant, population, row, busy))
-                await asyncio.sleep(config.poll_ms / 1000)
+                # A commit (a new pending request, or an answer freeing a slot) wakes
+                # the loop; polling is only the fallback.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(runtime.store.committed.wait(), config.poll_ms / 1000)
 
     async def _pending(self, store: Store, busy: set[str], limit: int) -> list[Any]:
         async with store.engine.connect() as conn:

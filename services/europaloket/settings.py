@@ -79,7 +79,7 @@ class GatewaySettings(BaseSettings):
     breaker_reset_ms: float = Field(default=2000, ge=0)
     # Requests answered at the same time; each calls its systems concurrently.
     concurrency: int = Field(default=32, ge=1)
-    poll_ms: float = Field(default=20, gt=0)
+    poll_ms: float = Field(default=200, gt=0)  # fallback: commits wake the worker
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> GatewaySettings:
