@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 TOOLS  := .tools
 BUF    := $(TOOLS)/node_modules/.bin/buf
 CASES  ?= 50
-SECONDS_PER_DAY ?= 0.2
+SECONDS_PER_DAY ?= 0.4
 PYTEST_ARGS ?=
 
 .PHONY: setup run test bench lint proto buf-lint tools clean
@@ -31,7 +31,7 @@ test: $(STAMP) tools
 
 # Surge benchmark: prints numbers, asserts nothing.
 bench: $(STAMP)
-	$(BIN)/python bench/surge.py --cases 1000 --days 7 --seconds-per-day 2
+	$(BIN)/python bench/surge.py --cases 1000 --days 7 --seconds-per-day 4
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -4,7 +4,7 @@ Prints throughput, how many screenings finished every check inside the legal lim
 which checks were recorded as not done and why, the breaches, hop latencies and memory.
 A benchmark prints numbers; it asserts nothing.
 
-    .venv/bin/python bench/surge.py --cases 1000 --days 7 --seconds-per-day 2
+    .venv/bin/python bench/surge.py --cases 1000 --days 7 --seconds-per-day 4
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1000)
     parser.add_argument("--days", type=float, default=7.0, help="simulated days of arrivals")
-    parser.add_argument("--seconds-per-day", type=float, default=2.0)
+    parser.add_argument("--seconds-per-day", type=float, default=4.0)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args()

@@ -268,8 +268,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--seconds-per-day",
         type=float,
-        default=0.2,
-        help="real seconds per simulated day (default 0.2)",
+        default=0.4,
+        help="real seconds per simulated day (default 0.4)",
     )
     run.add_argument(
         "--arrival-days",
