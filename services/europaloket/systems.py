@@ -208,9 +208,13 @@ def write(
         # Registering compares the fingerprints with every other state's records.
         reply = query(S.EU_SYSTEM_EURODAC, subject, request.purpose, population)
         if reply.status != HIT:
+            candidate = reply
             reply = SystemAnswer(
                 system=S.EU_SYSTEM_EURODAC, status=RECORDED, member_state="NL", category=category
             )
+            # A candidate the fingerprint expert rejected stays visible, as no hit.
+            reply.verification = candidate.verification
+            reply.reference = candidate.reference
         reply.recorded_reference = reference
         return reply, NationalRecord(
             S.EU_SYSTEM_EURODAC, EURODAC_REGISTRATION, v, reference, category, occurred
