@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -40,7 +40,3 @@ def timestamp(moment: datetime) -> Timestamp:
 
 def from_timestamp(ts: Timestamp) -> datetime:
     return ts.ToDatetime(tzinfo=UTC)
-
-
-def days(n: float) -> timedelta:
-    return timedelta(days=n)

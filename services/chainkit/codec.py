@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from google.protobuf.message import DecodeError, Message
 
-from chainkit.catalogue import Topic, topic_for, topics
+from chainkit.catalogue import Topic, topics
 
 CONTENT_TYPE = "application/protobuf"
 _V_NUMMER = re.compile(r"\d{10}")
@@ -52,11 +52,6 @@ def header_dict(headers: Iterable[tuple[str, bytes]] | Mapping[str, object]) -> 
         else:
             out[name] = str(value)
     return out
-
-
-def encode(message: Message) -> bytes:
-    topic_for(message)  # refuses message types that travel on no topic
-    return message.SerializeToString()
 
 
 def decode(topic_name: str, payload: bytes, headers: Mapping[str, str]) -> Message:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import chainkit.clock
-from chainkit.clock import DAY, SimClock, days, from_timestamp, timestamp
+from chainkit.clock import DAY, SimClock, from_timestamp, timestamp
 
 EPOCH = datetime(2026, 6, 12, tzinfo=UTC).timestamp()
 
@@ -92,8 +92,3 @@ def test_rejects_non_positive_seconds_per_day(seconds_per_day: float) -> None:
 def test_timestamp_round_trip() -> None:
     moment = datetime(2026, 6, 12, 13, 14, 15, 123000, tzinfo=UTC)
     assert from_timestamp(timestamp(moment)) == moment
-
-
-def test_days() -> None:
-    assert days(7) == timedelta(days=7)
-    assert days(0.5) == timedelta(hours=12)
