@@ -7,11 +7,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TOOLS  := .tools
 BUF    := $(TOOLS)/node_modules/.bin/buf
+ASYNCAPI := $(TOOLS)/node_modules/.bin/asyncapi
 CASES  ?= 50
 SECONDS_PER_DAY ?= 0.4
 PYTEST_ARGS ?=
 
-.PHONY: setup run test bench lint proto buf-lint tools clean
+.PHONY: setup run test bench lint proto asyncapi buf-lint tools clean
 
 setup: $(STAMP)
 
@@ -44,13 +45,23 @@ proto: $(STAMP)
 		--plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy --mypy_opt=quiet \
 		--python_out=contracts --mypy_out=contracts contracts/migratieketen/v1/*.proto
 
-# buf (from the npm registry) for `buf lint` and `buf breaking`; skipped without npm.
-tools: $(BUF)
+# Regenerate contracts/asyncapi.json from topics.toml and the .proto files.
+asyncapi: $(STAMP)
+	$(BIN)/migratieketen asyncapi --output contracts/asyncapi.json
+
+# buf (from the npm registry) for `buf lint` and `buf breaking`, and the AsyncAPI CLI
+# that validates contracts/asyncapi.json; skipped without npm.
+tools: $(BUF) $(ASYNCAPI)
 
 $(BUF):
 	@if command -v npm >/dev/null 2>&1; then \
 		npm install --silent --no-audit --no-fund --prefix $(TOOLS) @bufbuild/buf@1 ; \
 	else echo "npm not found: buf lint tests will be skipped"; fi
+
+$(ASYNCAPI):
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --silent --no-audit --no-fund --prefix $(TOOLS) @asyncapi/cli@6 ; \
+	else echo "npm not found: the AsyncAPI validation test will be skipped"; fi
 
 buf-lint: tools
 	cd contracts && ../$(BUF) lint

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from chainctl import asyncapi
 from chainctl.arrivals import make_arrivals
 from chainctl.broker import BrokerError, EmbeddedBroker, ensure_topics
 from chainctl.chain import Chain, ChainError
@@ -252,6 +253,15 @@ def cmd_broker(args: argparse.Namespace) -> int:
         broker.stop()
 
 
+def cmd_asyncapi(args: argparse.Namespace) -> int:
+    if args.output is None:
+        sys.stdout.write(asyncapi.render())
+    else:
+        args.output.write_text(asyncapi.render(), "utf-8")
+        _say(f"Wrote {args.output}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="migratieketen", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -306,6 +316,10 @@ def parser() -> argparse.ArgumentParser:
     br = sub.add_parser("broker", help="run the embedded broker with all topics")
     br.add_argument("--port", type=int, default=9092)
     br.set_defaults(func=cmd_broker)
+
+    aa = sub.add_parser("asyncapi", help="print the AsyncAPI document of every topic")
+    aa.add_argument("--output", type=Path, default=None, help="write it here (default stdout)")
+    aa.set_defaults(func=cmd_asyncapi)
     return p
 
 
