@@ -150,18 +150,25 @@ class ServiceRuntime:
         records = cast(tuple[ConsumerRecord, ...], message.raw_message)
         try:
             async with self.store.begin() as uow:
-                seen = await uow.seen_many([_event_id(r) for r in records])
-                for record in records:
-                    await self._handle(uow, record, seen)
+                headers = [header_dict(r.headers) for r in records]
+                ids = [_event_id(r, h) for r, h in zip(records, headers, strict=True)]
+                seen = await uow.seen_many(ids)
+                for record, record_headers, event_id in zip(records, headers, ids, strict=True):
+                    await self._handle(uow, record, record_headers, event_id, seen)
         except Exception as error:
             if is_transient(error):
                 log.warning("transient failure; %d messages will be redelivered", len(records))
                 await asyncio.sleep(1.0)
             raise
 
-    async def _handle(self, uow: UnitOfWork, record: ConsumerRecord, seen: set[str]) -> None:
-        headers = header_dict(record.headers)
-        event_id = _event_id(record, headers)
+    async def _handle(
+        self,
+        uow: UnitOfWork,
+        record: ConsumerRecord,
+        headers: dict[str, str],
+        event_id: str,
+        seen: set[str],
+    ) -> None:
         with self.tracer.start_as_current_span(
             f"{record.topic} process",
             context=extract(headers),
@@ -341,9 +348,9 @@ class ServiceRuntime:
         self.provider.shutdown()
 
 
-def _event_id(record: ConsumerRecord, headers: dict[str, str] | None = None) -> str:
+def _event_id(record: ConsumerRecord, headers: dict[str, str]) -> str:
     """The CloudEvents id, or the record's position when a partner sent none."""
-    ce_id = (headers or header_dict(record.headers)).get("ce_id")
+    ce_id = headers.get("ce_id")
     return ce_id or f"{record.topic}:{record.partition}:{record.offset}"
 
 
