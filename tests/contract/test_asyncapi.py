@@ -14,6 +14,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from chainctl.asyncapi import SERVICES, build, message_descriptor, render
 from chainctl.cli import main
 from chainkit.catalogue import Topic, topics
+from chainkit.codec import REQUIRED_HEADERS
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "contracts" / "asyncapi.json"
@@ -106,6 +107,7 @@ def test_channel_describes_the_topic(doc: JSON, topic: Topic) -> None:
         "content-type",
         "traceparent",
     }
+    assert message["headers"]["required"] == list(REQUIRED_HEADERS)
     assert headers["ce_type"]["const"] == topic.ce_type
     assert headers["content-type"]["const"] == "application/protobuf"
     key = message["bindings"]["kafka"]["key"]

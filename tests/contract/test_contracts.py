@@ -21,8 +21,15 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from chainkit.catalogue import Topic, by_ce_type, consumed_by, topics
-from chainkit.codec import CONTENT_TYPE, PoisonMessage, cloudevent_headers, decode
+from chainkit.codec import (
+    CONTENT_TYPE,
+    REQUIRED_HEADERS,
+    PoisonMessage,
+    cloudevent_headers,
+    decode,
+)
 from migratieketen.v1.arrival_pb2 import ArrivalReport
+from migratieketen.v1.bvv_pb2 import PersonRegistered
 from migratieketen.v1.common_pb2 import (
     ArrivalReason,
     ArrivalSetting,
@@ -515,6 +522,58 @@ def test_unexpected_type_reason_does_not_repeat_the_header() -> None:
         decode(bvv.name, payload, headers)
     assert caught.value.code == "unexpected_type"
     assert bad_ce_type not in caught.value.reason
+
+
+@pytest.mark.parametrize("name", REQUIRED_HEADERS)
+@pytest.mark.parametrize("value", [None, ""])
+def test_decode_refuses_a_record_without_a_required_header(name: str, value: str | None) -> None:
+    bvv = topics()["bvv.registered.v1"]
+    headers = _headers(bvv)
+    if value is None:
+        del headers[name]
+    else:
+        headers[name] = value
+    payload = PersonRegistered(v_nummer="2600000001").SerializeToString()
+    with pytest.raises(PoisonMessage) as caught:
+        decode(bvv.name, payload, headers)
+    assert caught.value.code == "missing_header"
+    assert name in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "code"),
+    [
+        ("ce_specversion", "0.3", "unsupported_specversion"),
+        ("content-type", "application/json", "unsupported_content_type"),
+        ("ce_type", "nl.migratieketen.case.outcome.v1", "unexpected_type"),
+    ],
+)
+def test_decode_refuses_a_wrong_header(name: str, value: str, code: str) -> None:
+    bvv = topics()["bvv.registered.v1"]
+    headers = {**_headers(bvv), name: value}
+    payload = PersonRegistered(v_nummer="2600000001").SerializeToString()
+    with pytest.raises(PoisonMessage) as caught:
+        decode(bvv.name, payload, headers)
+    assert caught.value.code == code
+    assert value not in caught.value.reason
+
+
+def test_recommended_headers_are_optional() -> None:
+    bvv = topics()["bvv.registered.v1"]
+    headers = {name: value for name, value in _headers(bvv).items() if name in REQUIRED_HEADERS}
+    message = PersonRegistered(v_nummer="2600000001")
+    assert decode(bvv.name, message.SerializeToString(), headers) == message
+
+
+def test_decode_refuses_a_topic_outside_the_catalogue() -> None:
+    with pytest.raises(PoisonMessage) as caught:
+        decode("private.topic.v1", b"", _headers(topics()["bvv.registered.v1"]))
+    assert caught.value.code == "unknown_topic"
+
+
+def test_every_reason_code_is_in_the_reason_code_module() -> None:
+    with pytest.raises(ValueError, match="not a reason code"):
+        PoisonMessage("made_up", "a code nobody documents")
 
 
 if __name__ == "__main__":
