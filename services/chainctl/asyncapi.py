@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 
-from chainkit.catalogue import Topic, topics
+from chainkit.catalogue import Topic, partners, topics
 from chainkit.codec import CONTENT_TYPE, REQUIRED_HEADERS
 
 JSON = dict[str, Any]
@@ -200,12 +200,7 @@ def _channel(topic: Topic) -> JSON:
 
 def _actors() -> list[str]:
     """The chain's services, then every partner the catalogue names, in catalogue order."""
-    actors = list(SERVICES)
-    for topic in topics().values():
-        for actor in (*topic.producers, *topic.consumers):
-            if actor not in actors:
-                actors.append(actor)
-    return actors
+    return [*SERVICES, *(name for name in partners() if name not in SERVICES)]
 
 
 def _operations() -> JSON:
@@ -216,7 +211,7 @@ def _operations() -> JSON:
             message = message_descriptor(topic).name
             for action, involved in (
                 ("send", actor in topic.producers),
-                ("receive", actor in topic.consumers),
+                ("receive", actor in topic.consumers or actor in topic.readers),
             ):
                 if not involved:
                     continue

@@ -20,7 +20,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from chainkit.catalogue import Topic, by_ce_type, consumed_by, topics
+from chainkit.catalogue import Topic, by_ce_type, consumed_by, partners, services, topics
 from chainkit.codec import (
     CONTENT_TYPE,
     REQUIRED_HEADERS,
@@ -69,7 +69,6 @@ BUF = ROOT / ".tools" / "node_modules" / ".bin" / "buf"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
 SERVICES = ("bvv", "screening", "europaloket", "asylum", "reception", "returns")
-PARTNERS = ("KMar", "AVIM", "DISA")
 
 
 # --- generated code -------------------------------------------------------------------
@@ -432,36 +431,20 @@ def test_service_handles_exactly_what_it_consumes(service: str) -> None:
     )
 
 
+def test_the_services_are_the_catalogue_s_non_partners() -> None:
+    assert set(services()) == set(SERVICES)
+
+
 def test_producers_and_consumers_are_known() -> None:
     for topic in topics().values():
         for producer in topic.producers:
-            assert producer in SERVICES or producer in PARTNERS, (
+            assert producer in SERVICES or producer in partners(), (
                 f"{topic.name}: producer {producer!r} is neither a service nor a partner"
             )
         for consumer in topic.consumers:
             assert consumer in SERVICES, f"{topic.name}: consumer {consumer!r} is no service"
-
-
-def test_partner_guide_lists_the_catalogue() -> None:
-    """contracts/README.md's topic table says what topics.toml says, row for row."""
-    guide = (CONTRACTS / "README.md").read_text("utf-8")
-    rows = [
-        [cell.strip() for cell in line.strip().strip("|").split("|")]
-        for line in guide.splitlines()
-        if line.startswith("| `") and line.count("|") == 7
-    ]
-    expected = [
-        [
-            f"`{t.name}`",
-            t.key,
-            f"`{t.message.__name__}` ({t.message.DESCRIPTOR.file.name.rsplit('/', 1)[-1]})",
-            ", ".join(t.producers),
-            ", ".join(t.consumers) or "(none)",
-            f"{t.retention_days} days",
-        ]
-        for t in topics().values()
-    ]
-    assert rows == expected, "update the topic table in contracts/README.md from topics.toml"
+        for reader in topic.readers:
+            assert reader in partners(), f"{topic.name}: reader {reader!r} is no partner"
 
 
 # --- codec ------------------------------------------------------------------------------
