@@ -541,6 +541,13 @@ def test_decode_refuses_a_wrong_header(name: str, value: str, code: str) -> None
     assert value not in caught.value.reason
 
 
+@pytest.mark.parametrize("topic", list(topics().values()), ids=lambda t: t.name)
+def test_the_chain_s_own_events_carry_every_required_header(topic: Topic) -> None:
+    headers = cloudevent_headers(topic, "bvv", "2600000001")
+    assert all(headers.get(name) for name in REQUIRED_HEADERS)
+    assert headers["ce_type"] == topic.ce_type
+
+
 def test_recommended_headers_are_optional() -> None:
     bvv = topics()["bvv.registered.v1"]
     headers = {name: value for name, value in _headers(bvv).items() if name in REQUIRED_HEADERS}
