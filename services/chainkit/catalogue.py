@@ -86,7 +86,7 @@ def topics() -> dict[str, Topic]:
             key=spec["key"],
             producers=tuple(spec["producers"]),
             consumers=tuple(spec["consumers"]),
-            readers=tuple(spec["readers"]),
+            readers=tuple(spec.get("readers", ())),
             retention_days=int(spec["retention_days"]),
             description=spec["description"],
         )
