@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from bvv.domain import REPORTING_PARTNERS
 from chainctl import docs
 from chainctl.cli import main
 from chainkit.catalogue import topics
+from chainkit.codec import REQUIRED_HEADERS
 from chainkit.reasons import REASON_CODES
 from migratieketen.v1.common_pb2 import Partner
 
@@ -77,3 +79,9 @@ def test_the_bvv_accepts_exactly_the_catalogue_s_reporting_partners() -> None:
     reporters = {Partner.Name(p).removeprefix("PARTNER_") for p in REPORTING_PARTNERS}
     catalogue = {name.upper() for name in topics()["arrival.reported.v1"].producers}
     assert reporters == catalogue
+
+
+def test_the_guide_calls_exactly_the_checked_headers_required() -> None:
+    guide = (ROOT / docs.GUIDE).read_text("utf-8")
+    required = re.findall(r"^\| `([\w-]+)` \| yes \|", guide, re.MULTILINE)
+    assert tuple(required) == REQUIRED_HEADERS
