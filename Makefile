@@ -8,6 +8,7 @@ STAMP  := $(VENV)/.installed
 TOOLS  := .tools
 BUF    := $(TOOLS)/node_modules/.bin/buf
 ASYNCAPI := $(TOOLS)/node_modules/.bin/asyncapi
+NODE_PARTNER := contracts/examples/node/node_modules/kafkajs
 CASES  ?= 50
 SECONDS_PER_DAY ?= 0.4
 PYTEST_ARGS ?=
@@ -49,9 +50,15 @@ proto: $(STAMP)
 asyncapi: $(STAMP)
 	$(BIN)/migratieketen asyncapi --output contracts/asyncapi.json
 
-# buf (from the npm registry) for `buf lint` and `buf breaking`, and the AsyncAPI CLI
-# that validates contracts/asyncapi.json; skipped without npm.
-tools: $(BUF) $(ASYNCAPI)
+# buf (from the npm registry) for `buf lint` and `buf breaking`, the AsyncAPI CLI
+# that validates contracts/asyncapi.json, and the Node partner example's packages
+# (kafkajs, protobufjs, as its package-lock.json says); skipped without npm.
+tools: $(BUF) $(ASYNCAPI) $(NODE_PARTNER)
+
+$(NODE_PARTNER): contracts/examples/node/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --silent --no-audit --no-fund --prefix contracts/examples/node ; \
+	else echo "npm not found: the Node partner test will be skipped"; fi
 
 $(BUF):
 	@if command -v npm >/dev/null 2>&1; then \

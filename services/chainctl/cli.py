@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from chainctl import asyncapi
+from chainctl import acls, asyncapi, docs
 from chainctl.arrivals import make_arrivals
 from chainctl.broker import BrokerError, EmbeddedBroker, ensure_topics
 from chainctl.chain import Chain, ChainError
@@ -262,6 +262,25 @@ def cmd_asyncapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    if not args.write:
+        _say(docs.print_all())
+        return 0
+    for path in docs.write(args.root):
+        _say(f"Updated {path}")
+    return 0
+
+
+def cmd_acls(args: argparse.Namespace) -> int:
+    if args.output is None:
+        sys.stdout.write(acls.script())
+    else:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(acls.script(), "utf-8")
+        _say(f"Wrote {args.output}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="migratieketen", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -320,6 +339,19 @@ def parser() -> argparse.ArgumentParser:
     aa = sub.add_parser("asyncapi", help="print the AsyncAPI document of every topic")
     aa.add_argument("--output", type=Path, default=None, help="write it here (default stdout)")
     aa.set_defaults(func=cmd_asyncapi)
+
+    dc = sub.add_parser(
+        "docs", help="print the README's and the guide's tables (topics, reason codes)"
+    )
+    dc.add_argument("--write", action="store_true", help="rewrite them in the Markdown files")
+    dc.add_argument("--root", type=Path, default=Path("."), help="repository root (default .)")
+    dc.set_defaults(func=cmd_docs)
+
+    ac = sub.add_parser(
+        "acls", help="Kafka SASL/SCRAM principals and ACLs per service and partner, as a script"
+    )
+    ac.add_argument("--output", type=Path, default=None, help="write it here (default stdout)")
+    ac.set_defaults(func=cmd_acls)
     return p
 
 
