@@ -35,6 +35,10 @@ class Topic:
     consumers: tuple[str, ...]
     retention_days: int
     description: str
+    # Apache Kafka settings (topics.toml [kafka], or the topic's own).
+    partitions: int
+    replication_factor: int
+    min_insync_replicas: int
 
     @property
     def keyed_by_v_nummer(self) -> bool:
@@ -55,6 +59,7 @@ def topics() -> dict[str, Topic]:
     raw = tomllib.loads(
         resources.files(_CONTRACT_PACKAGE).joinpath("topics.toml").read_text("utf-8")
     )
+    kafka = raw["kafka"]
     return {
         name: Topic(
             name=name,
@@ -65,6 +70,9 @@ def topics() -> dict[str, Topic]:
             consumers=tuple(spec["consumers"]),
             retention_days=int(spec["retention_days"]),
             description=spec["description"],
+            partitions=int(spec.get("partitions", kafka["partitions"])),
+            replication_factor=int(spec.get("replication_factor", kafka["replication_factor"])),
+            min_insync_replicas=int(spec.get("min_insync_replicas", kafka["min_insync_replicas"])),
         )
         for name, spec in raw["topics"].items()
     }
