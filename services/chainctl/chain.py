@@ -49,9 +49,7 @@ class Chain:
     def start(self, service: str | None = None) -> None:
         for name in (service,) if service else self.services:
             (self.data_dir / "ready" / name).unlink(missing_ok=True)
-            self.processes[name] = spawn(
-                [self.python, "-m", name], self.env, self.log_path(name)
-            )
+            self.processes[name] = spawn([self.python, "-m", name], self.env, self.log_path(name))
 
     def wait_ready(self, timeout: float = 60.0, service: str | None = None) -> float:
         """Block until the services report ready; return the seconds it took."""
