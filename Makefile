@@ -5,8 +5,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Pinned with hashes by `make lock`: the runtime set (the image) and the dev set (here, CI).
+# Pinned with hashes by `make lock`: the runtime set (the image), the testing extra (the
+# example team project) and the dev set (make setup, CI).
 LOCK     := requirements.lock
+TESTING_LOCK := requirements-testing.lock
 DEV_LOCK := requirements-dev.lock
 UV_VERSION := 0.13.9
 TOOLS  := .tools
@@ -33,6 +35,8 @@ lock:
 	$(BIN)/pip install --quiet uv==$(UV_VERSION)
 	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
 		--custom-compile-command 'make lock' --quiet -o $(LOCK)
+	$(BIN)/uv pip compile pyproject.toml --extra testing --universal --python-version 3.11 \
+		--generate-hashes --custom-compile-command 'make lock' --quiet -o $(TESTING_LOCK)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
 		--generate-hashes --custom-compile-command 'make lock' --quiet -o $(DEV_LOCK)
 
