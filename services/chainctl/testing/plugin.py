@@ -35,5 +35,6 @@ def chain_env() -> dict[str, str]:
 def running_chain(
     chain_broker: Broker, chain_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningChain]:
+    """The six services, ready, on `chain_broker`; one chain for the whole session."""
     with chain_under_test(tmp_path_factory.mktemp("chain"), chain_broker, env=chain_env) as chain:
         yield chain
