@@ -222,7 +222,8 @@ def cmd_topics(args: argparse.Namespace) -> int:
             replicas = args.replication_factor or topic.replication_factor
             configs = topic_configs(topic, replicas)
             _say(
-                f"kafka-topics.sh --create --if-not-exists --topic {topic.name}"
+                f"kafka-topics.sh --bootstrap-server {args.bootstrap_servers}"
+                f" --create --if-not-exists --topic {topic.name}"
                 f" --partitions {args.partitions or topic.partitions}"
                 f" --replication-factor {replicas}"
                 + "".join(f" --config {key}={value}" for key, value in configs.items())

@@ -60,11 +60,12 @@ def test_a_single_node_gets_one_replica_and_a_matching_min_insync() -> None:
 def test_kafka_config_prints_one_create_command_per_topic(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["topics", "--kafka-config"]) == 0
+    assert main(["topics", "--kafka-config", "--bootstrap-servers", "kafka:9092"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == len(topics())
     assert (
-        "kafka-topics.sh --create --if-not-exists --topic chain.deadline-breached.v1"
+        "kafka-topics.sh --bootstrap-server kafka:9092"
+        " --create --if-not-exists --topic chain.deadline-breached.v1"
         " --partitions 3 --replication-factor 3"
         " --config retention.ms=7776000000 --config min.insync.replicas=2"
     ) in lines
