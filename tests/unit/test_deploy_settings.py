@@ -69,3 +69,26 @@ def test_kafka_config_prints_one_create_command_per_topic(
         " --partitions 3 --replication-factor 3"
         " --config retention.ms=7776000000 --config min.insync.replicas=2"
     ) in lines
+
+
+def test_partner_spans_follow_the_otlp_endpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's and `feed`'s partner spans (each trace's root) go where the services' go."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    from chainctl.cli import _partner_telemetry
+
+    def exporters() -> list[object]:
+        processors = provider._active_span_processor._span_processors
+        return [type(p.span_exporter) for p in processors]  # type: ignore[attr-defined]
+
+    monkeypatch.delenv("MK_OTLP_ENDPOINT", raising=False)
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    provider = _partner_telemetry(tmp_path)
+    assert OTLPSpanExporter not in exporters()
+    provider.shutdown()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel-collector:4318")
+    provider = _partner_telemetry(tmp_path)
+    assert OTLPSpanExporter in exporters()
+    provider.shutdown()
