@@ -20,7 +20,6 @@ JSON = dict[str, Any]
 ASYNCAPI_VERSION = "3.0.0"
 DOCUMENT_VERSION = "1.0.0"  # contract version 1: package migratieketen.v1, topics *.v1
 KAFKA_BINDING_VERSION = "0.5.0"
-PARTITIONS = 3  # what `migratieketen topics --create` and the embedded broker configure
 SERVICES = ("bvv", "screening", "europaloket", "asylum", "reception", "returns")
 _DAY_MS = 24 * 60 * 60 * 1000
 _V_NUMMER_PATTERN = r"^\d{10}$"
@@ -190,7 +189,10 @@ def _channel(topic: Topic) -> JSON:
         "messages": {name: {"$ref": f"#/components/messages/{name}"}},
         "bindings": {
             "kafka": {
-                "partitions": PARTITIONS,
+                # Production settings (`migratieketen topics --create`); one broker gets
+                # 3 partitions and one replica.
+                "partitions": topic.partitions,
+                "replicas": topic.replication_factor,
                 "topicConfiguration": {"retention.ms": topic.retention_days * _DAY_MS},
                 "bindingVersion": KAFKA_BINDING_VERSION,
             }

@@ -38,6 +38,10 @@ class Topic:
     readers: tuple[str, ...]  # partners that may read it besides the consumers
     retention_days: int
     description: str
+    # Apache Kafka settings (topics.toml [kafka], or the topic's own).
+    partitions: int
+    replication_factor: int
+    min_insync_replicas: int
 
     @property
     def keyed_by_v_nummer(self) -> bool:
@@ -79,6 +83,7 @@ def services() -> tuple[str, ...]:
 @cache
 def topics() -> dict[str, Topic]:
     raw = _raw()
+    kafka = raw["kafka"]
     return {
         name: Topic(
             name=name,
@@ -90,6 +95,9 @@ def topics() -> dict[str, Topic]:
             readers=tuple(spec.get("readers", ())),
             retention_days=int(spec["retention_days"]),
             description=spec["description"],
+            partitions=int(spec.get("partitions", kafka["partitions"])),
+            replication_factor=int(spec.get("replication_factor", kafka["replication_factor"])),
+            min_insync_replicas=int(spec.get("min_insync_replicas", kafka["min_insync_replicas"])),
         )
         for name, spec in raw["topics"].items()
     }
