@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import (
     Boolean,
     Column,
@@ -21,7 +22,7 @@ from sqlalchemy import (
     update,
 )
 
-from chainkit.clock import timestamp
+from chainkit.clock import from_timestamp, timestamp
 from chainkit.deadlines import DeadlineType
 from chainkit.pact import is_granted, limits
 from chainkit.runtime import Ctx, ServiceRuntime, ServiceSpec
@@ -74,17 +75,18 @@ L = LocationType
 R = ReceptionEndReason
 REPORT, END, HOUSING, RETRY = "report", "end-reception", "housing", "place-retry"
 KNOWN, HOUSED, WAITING, ENDED = "known", "housed", "waiting", "ended"
-EARLY = timedelta(minutes=1)  # own step just before the kit's breach timer fires
+# COA acts on the day a period ends; the kit watches that it did within this grace.
+GRACE = timedelta(days=1)
 
 REPORTING = DeadlineType(
     "reception.reporting",
     service="reception",
-    description="record the resident's report within the reporting interval (meldplicht)",
+    description="record the resident's report, or the miss, within a day (meldplicht)",
 )
 RECEPTION_END = DeadlineType(
     "reception.end_after_rejection",
     service="reception",
-    description="reception ends 4 weeks after a final rejection (Rva 2005 Art. 7)",
+    description="end reception 4 weeks after a final rejection (Rva 2005 Art. 7), within a day",
 )
 
 metadata = MetaData()
@@ -303,9 +305,9 @@ async def _start_reporting(ctx: Ctx, v_nummer: str, interval: float | None) -> N
         await _set(ctx, v_nummer, report_due=None)
         return
     due = ctx.clock.now() + timedelta(days=interval)
-    await ctx.watch(REPORTING, v_nummer, due, detail=f"every {interval:g} days")
+    await ctx.watch(REPORTING, v_nummer, due + GRACE, detail=f"every {interval:g} days")
     await _set(ctx, v_nummer, report_due=due.timestamp())
-    await ctx.schedule(REPORT, v_nummer, due - EARLY, b"")
+    await ctx.schedule(REPORT, v_nummer, due, b"")
 
 
 async def _end(ctx: Ctx, v_nummer: str, reason: ReceptionEndReason.ValueType, detail: str) -> bool:
@@ -438,7 +440,11 @@ async def on_application(registered: AsylumApplicationRegistered, ctx: Ctx) -> N
 
 
 async def _decided(
-    ctx: Ctx, v_nummer: str, outcome: DecisionOutcome.ValueType, return_decision: bool
+    ctx: Ctx,
+    v_nummer: str,
+    outcome: DecisionOutcome.ValueType,
+    return_decision: bool,
+    decided_at: Timestamp,
 ) -> None:
     cfg = reception_settings()
     person = await _resident(ctx, v_nummer)
@@ -456,6 +462,9 @@ async def _decided(
     )
     kind = after_decision_location(current, granted, person.unaccompanied, cooperates)
     now = ctx.clock.now()
+    # Periods run from the decision, even when it reaches COA late.
+    if decided_at.seconds:
+        now = min(now, from_timestamp(decided_at))
     if granted:
         town = municipality(
             ctx.rng("municipality", v_nummer), load_municipalities(cfg.municipalities_file)
@@ -471,8 +480,10 @@ async def _decided(
     if current in (L.LOCATION_TYPE_BORDER_DETENTION, L.LOCATION_TYPE_CLOSED_FAMILY_FACILITY):
         return  # the return border procedure: held until DTenV reports the end
     due = now + timedelta(days=limits().departure_period_days)
-    await ctx.watch(RECEPTION_END, v_nummer, due, detail="4 weeks after the rejection")
-    await ctx.schedule(END, v_nummer, due - EARLY, b"")
+    await ctx.watch(
+        RECEPTION_END, v_nummer, due + GRACE, started_at=now, detail="4 weeks after the rejection"
+    )
+    await ctx.schedule(END, v_nummer, due, b"")
     if kind != current:
         await _place(ctx, v_nummer, kind, "rejected: cooperates with departure")
 
@@ -480,12 +491,16 @@ async def _decided(
 async def on_decision(decision: AsylumDecision, ctx: Ctx) -> None:
     if decision.suspensive_appeal_pending and not is_granted(decision.outcome):
         return  # wait for the court (AppealDecided)
-    await _decided(ctx, decision.v_nummer, decision.outcome, decision.return_decision)
+    await _decided(
+        ctx, decision.v_nummer, decision.outcome, decision.return_decision, decision.decided_at
+    )
 
 
 async def on_appeal(appeal: AppealDecided, ctx: Ctx) -> None:
     if appeal.appeal_outcome == AppealOutcome.APPEAL_OUTCOME_DISMISSED:
-        await _decided(ctx, appeal.v_nummer, appeal.outcome_in_force, appeal.return_decision)
+        await _decided(
+            ctx, appeal.v_nummer, appeal.outcome_in_force, appeal.return_decision, appeal.decided_at
+        )
 
 
 async def on_report(timer: Timer, ctx: Ctx) -> None:
@@ -512,7 +527,7 @@ async def on_report(timer: Timer, ctx: Ctx) -> None:
         ReportMissed(
             v_nummer=timer.v_nummer,
             location=person.location or "",
-            due_at=timestamp(timer.due_at + EARLY),
+            due_at=timestamp(timer.due_at),
             missed_in_a_row=missed,
             limit=cfg.missed_reports_limit,
         ),

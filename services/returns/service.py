@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import (
     Boolean,
     Column,
@@ -92,7 +93,8 @@ OPEN, WAITING_DETENTION, REMOVING, CLOSED, EXPIRED_STATE = (
     "expired",
 )
 WAITING, ANSWERED = "waiting", "answered"
-EARLY = timedelta(minutes=1)  # own step just before the kit's breach timer fires
+# DTenV acts on the day a period ends; the kit watches that it did within this grace.
+GRACE = timedelta(days=1)
 
 
 async def _transfer_expired(deadline: Deadline, ctx: Ctx) -> None:
@@ -241,13 +243,17 @@ async def _open(
     due_at: datetime | None = None,
     member_state: str = "",
     application_id: str = "",
+    decided_at: Timestamp | None = None,
 ) -> None:
-    """Open one return case per person (again only after an expired transfer)."""
+    """Open one return case per person (again only after an expired transfer). Its
+    periods run from the decision, even when the decision reaches DTenV late."""
     existing = await _case(ctx, v_nummer)
     if existing is not None and existing.state != EXPIRED_STATE:
         return
     cfg = returns_settings()
     now = ctx.clock.now()
+    if decided_at is not None and decided_at.seconds:
+        now = min(now, from_timestamp(decided_at))
     rng = ctx.rng("return", v_nummer, ground)
     procedure_due: datetime | None = None
     if track == T.RETURN_TRACK_DEPARTURE:
@@ -304,13 +310,13 @@ async def _open(
     at = now + timedelta(days=plan.after_days)
     if track in (T.RETURN_TRACK_DEPARTURE, T.RETURN_TRACK_RETURN_BORDER_PROCEDURE):
         await _record(ctx, CheckOperation.CHECK_OPERATION_CREATE_RETURN_ALERT, v_nummer, now)
-        await ctx.watch(DEPARTURE_PERIOD, v_nummer, due, detail=f"{period_days:g} days")
+        await ctx.watch(DEPARTURE_PERIOD, v_nummer, due + GRACE, detail=f"{period_days:g} days")
         if plan.outcome == Oc.OUTCOME_DEPARTED_VOLUNTARY and at < due:
             await ctx.schedule(DEPART, v_nummer, at, b"")
-        await ctx.schedule(PERIOD_END, v_nummer, max(due - EARLY, now), b"")
+        await ctx.schedule(PERIOD_END, v_nummer, due, b"")
     if procedure_due is not None:
         await ctx.watch(BORDER_PROCEDURE, v_nummer, procedure_due, detail="12 weeks")
-        await ctx.schedule(RBP_END, v_nummer, procedure_due - EARLY, b"")
+        await ctx.schedule(RBP_END, v_nummer, procedure_due - GRACE, b"")
     if track == T.RETURN_TRACK_DUBLIN_TRANSFER:
         await ctx.watch(TRANSFER_DEADLINE, v_nummer, due, ref=application_id)
         if plan.outcome == Oc.OUTCOME_TRANSFERRED:
@@ -532,6 +538,7 @@ async def _act_on(
     member_state: str,
     transfer_deadline: datetime | None,
     border: bool,
+    decided_at: Timestamp,
 ) -> None:
     ground = DecisionOutcome.Name(outcome)
     if is_granted(outcome):
@@ -545,6 +552,7 @@ async def _act_on(
             due_at=transfer_deadline,
             member_state=member_state,
             application_id=application_id,
+            decided_at=decided_at,
         )
     elif border:
         days = min(period or limits().voluntary_departure_days, limits().voluntary_departure_days)
@@ -568,6 +576,7 @@ async def on_decision(decision: AsylumDecision, ctx: Ctx) -> None:
         if decision.HasField("transfer_deadline_at")
         else None,
         decision.border_procedure or decision.procedure == AsylumProcedure.ASYLUM_PROCEDURE_BORDER,
+        decision.decided_at,
     )
 
 
@@ -586,6 +595,7 @@ async def on_appeal(appeal: AppealDecided, ctx: Ctx) -> None:
         if appeal.HasField("transfer_deadline_at")
         else None,
         appeal.border_procedure,
+        appeal.decided_at,
     )
 
 
@@ -614,7 +624,8 @@ async def on_reception_ended(ended: ReceptionEnded, ctx: Ctx) -> None:
             )
         )
         case = await _case(ctx, ended.v_nummer)
-    if case is not None and case.state in (OPEN, EXPIRED_STATE, WAITING_DETENTION):
+    # Anyone not held in detention can leave: a removal without detention fails too.
+    if case is not None and case.state != CLOSED and not case.detained:
         await _absconded(ctx, case, f"MOB reported by COA: {ended.detail}")
 
 

@@ -27,8 +27,9 @@ class ReturnsSettings(BaseSettings):
     # Longest removal effort in simulated days (in detention or under escort).
     removal_max_days: float = Field(default=28, gt=2)
     # Dublin transfers: the share carried out and the share absconding before; the
-    # rest do not happen by the deadline (the Netherlands becomes responsible).
-    transfer_share: float = Field(default=0.75, ge=0, le=1)
+    # rest do not happen by the deadline (the Netherlands becomes responsible; the IND
+    # continues the case). Default: none expire, so a demo needs no 6-month wait.
+    transfer_share: float = Field(default=0.85, ge=0, le=1)
     transfer_absconded_share: float = Field(default=0.15, ge=0, le=1)
     # AMMR: the transfer deadline runs to 18 months when the person absconds.
     absconded_transfer_days: float = Field(default=548, gt=0)

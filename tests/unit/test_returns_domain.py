@@ -79,8 +79,9 @@ def test_the_return_border_procedure_ends_within_12_weeks_without_absconding() -
 
 def test_transfers_happen_before_their_deadline_or_expire() -> None:
     counts: Counter[int] = Counter()
+    cfg = ReturnsSettings(transfer_share=0.75)
     for n in range(1000):
-        p = plan_transfer(random.Random(n), CFG, 183)
+        p = plan_transfer(random.Random(n), cfg, 183)
         counts[p.outcome] += 1
         if p.outcome == EXPIRED:
             assert p.after_days == 183
