@@ -143,10 +143,18 @@ class CoaTally:
     return_cases: Counter[str] = field(default_factory=Counter)
     border_procedure_ended: int = 0
     transfers_expired: int = 0
+    where: dict[str, str] = field(default_factory=dict)  # V-nummer -> place held
+    two_places: int = 0  # placements that did not move the person out of the bed held
+    outcomes: Counter[str] = field(default_factory=Counter)
 
     def add(self, message: object) -> None:
         match message:
+            case CaseOutcome():
+                self.outcomes[message.v_nummer] += 1
             case ReceptionPlacement():
+                if self.where.get(message.v_nummer, "") != message.previous_location:
+                    self.two_places += 1
+                self.where[message.v_nummer] = message.location
                 if message.previous_location_type:
                     self.occupancy[_type(message.previous_location_type)] -= 1
                 self.occupancy[_type(message.location_type)] += 1
@@ -205,6 +213,11 @@ class CoaTally:
             (
                 "return border procedure",
                 f"{self.border_procedure_ended} ended; transfers expired {self.transfers_expired}",
+            ),
+            (
+                "integrity",
+                f"{self.two_places} in two places;"
+                f" {sum(1 for n in self.outcomes.values() if n > 1)} with more than one outcome",
             ),
         ]
 
