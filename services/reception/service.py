@@ -74,6 +74,7 @@ from reception.settings import reception_settings
 L = LocationType
 R = ReceptionEndReason
 REPORT, END, HOUSING, RETRY = "report", "end-reception", "housing", "place-retry"
+TO_AZC = "to-azc"
 KNOWN, HOUSED, WAITING, ENDED = "known", "housed", "waiting", "ended"
 # COA acts on the day a period ends; the kit watches that it did within this grace.
 GRACE = timedelta(days=1)
@@ -332,7 +333,7 @@ async def _end(ctx: Ctx, v_nummer: str, reason: ReceptionEndReason.ValueType, de
     if person.state == ENDED:
         return False
     await _set(ctx, v_nummer, location=None, needed_type=None, **values)
-    for kind in (REPORT, END, HOUSING, RETRY):
+    for kind in (REPORT, END, HOUSING, RETRY, TO_AZC):
         await ctx.uow.cancel(kind, v_nummer)
     await ctx.unwatch(REPORTING, v_nummer, reason="reception ended")
     if person.location is None:
@@ -437,6 +438,9 @@ async def on_application(registered: AsylumApplicationRegistered, ctx: Ctx) -> N
         registered.procedure, registered.unaccompanied_minor, registered.family_with_children
     )
     await _place(ctx, registered.v_nummer, kind, "asylum procedure")
+    if kind == L.LOCATION_TYPE_PROCESS_RECEPTION:
+        days = reception_settings().process_reception_days
+        await ctx.schedule(TO_AZC, registered.v_nummer, ctx.clock.now() + timedelta(days=days), b"")
 
 
 async def _decided(
@@ -572,6 +576,14 @@ async def on_housing(timer: Timer, ctx: Ctx) -> None:
         )
 
 
+async def on_to_azc(timer: Timer, ctx: Ctx) -> None:
+    """After process reception the procedure continues from an azc."""
+    person = await _resident(ctx, timer.v_nummer)
+    process = L.Name(L.LOCATION_TYPE_PROCESS_RECEPTION)
+    if person is not None and process in (person.location_type, person.needed_type):
+        await _place(ctx, timer.v_nummer, L.LOCATION_TYPE_REGULAR_CENTRE, "procedure continues")
+
+
 async def on_retry(timer: Timer, ctx: Ctx) -> None:
     person = await _resident(ctx, timer.v_nummer)
     if person is not None and person.state == WAITING and person.needed_type:
@@ -596,6 +608,12 @@ SPEC = ServiceSpec(
         AppealDecided: on_appeal,
         CaseOutcome: on_outcome,
     },
-    timers={REPORT: on_report, END: on_end, HOUSING: on_housing, RETRY: on_retry},
+    timers={
+        REPORT: on_report,
+        END: on_end,
+        HOUSING: on_housing,
+        RETRY: on_retry,
+        TO_AZC: on_to_azc,
+    },
     on_start=[sync_locations],
 )

@@ -34,6 +34,9 @@ class ReceptionSettings(BaseSettings):
     # Simulation: chance to miss one report; share of residents who abscond (MOB).
     miss_share: float = Field(default=0.02, ge=0, le=1)
     mob_share: float = Field(default=0.03, ge=0, le=1)
+    # Days in process reception (rest and preparation, general procedure) before a
+    # regular-procedure applicant moves to an azc.
+    process_reception_days: float = Field(default=14, ge=0)
     # Rejected applicants who cooperate with departure move to a VBL.
     vbl_share: float = Field(default=0.10, ge=0, le=1)
     # Planted behaviour for test teams (see README: [[person]] entries).

@@ -72,6 +72,12 @@ name = "crisis"
 type = "PROCESS_RECEPTION"
 tier = "CRISIS"
 capacity = 1
+
+[[location]]
+name = "centre"
+type = "REGULAR_CENTRE"
+tier = "REGULAR"
+capacity = 3
 """
 KINDS: dict[str, type[Message]] = {
     "reception.placed.v1": ReceptionPlacement,
@@ -204,7 +210,7 @@ async def test_a_surge_climbs_the_ladder_step_by_step_and_comes_down(coa: Recept
     (no_place,) = await coa.published(NoPlace)
     assert no_place.v_nummer == v(9) and no_place.step == S.LADDER_STEP_CRISIS_EMERGENCY_RECEPTION
     occupancy = await coa.occupancy()
-    assert occupancy == {"COL": 1, "azc": 5, "reserve": 1, "nood": 1, "crisis": 1}
+    assert occupancy == {"COL": 1, "azc": 5, "reserve": 1, "nood": 1, "crisis": 1, "centre": 0}
     # Demand falls: people leave, the ladder comes down in reverse order.
     for n in range(1, 10):
         await coa.handle(
@@ -308,3 +314,13 @@ async def test_occupancy_the_ladder_and_timers_survive_a_restart(env: Path) -> N
         await again.runtime.store.close()
         await again.runtime.producer.stop()
         again.runtime.provider.shutdown()
+
+
+async def test_after_process_reception_the_procedure_continues_in_an_azc(coa: Reception) -> None:
+    await arrive(coa, 1)
+    await coa.fire(service.TO_AZC, v(1))
+    _, first, second = await coa.published(ReceptionPlacement)
+    assert (first.location, first.previous_location) == ("azc", "COL")
+    assert (second.location, second.previous_location) == ("centre", "azc")
+    assert second.location_type == L.LOCATION_TYPE_REGULAR_CENTRE
+    assert (await coa.occupancy())["centre"] == 1
