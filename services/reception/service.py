@@ -336,6 +336,8 @@ async def _end(ctx: Ctx, v_nummer: str, reason: ReceptionEndReason.ValueType, de
     for kind in (REPORT, END, HOUSING, RETRY, TO_AZC):
         await ctx.uow.cancel(kind, v_nummer)
     await ctx.unwatch(REPORTING, v_nummer, reason="reception ended")
+    if reason != R.RECEPTION_END_REASON_DEPARTURE_PERIOD_ENDED:
+        await ctx.unwatch(RECEPTION_END, v_nummer, reason=f"reception ended: {R.Name(reason)}")
     if person.location is None:
         return True  # never held a place: nothing to free
     await _occupy(ctx, person.location, -1)
@@ -592,7 +594,6 @@ async def on_retry(timer: Timer, ctx: Ctx) -> None:
 
 async def on_outcome(outcome: CaseOutcome, ctx: Ctx) -> None:
     if outcome.decided_by != Partner.PARTNER_COA:
-        await ctx.unwatch(RECEPTION_END, outcome.v_nummer, reason="the case ended")
         await _end(ctx, outcome.v_nummer, end_reason(outcome.outcome), outcome.detail)
 
 

@@ -12,6 +12,7 @@ import pytest
 from google.protobuf.message import Message
 from sqlalchemy import MetaData, select
 
+from chainkit import deadlines
 from chainkit.runtime import ServiceRuntime, ServiceSpec
 from chainkit.settings import Settings
 from chainkit.store import Timer
@@ -24,6 +25,7 @@ from migratieketen.v1.asylum_pb2 import (
 )
 from migratieketen.v1.bvv_pb2 import PersonRegistered
 from migratieketen.v1.common_pb2 import ArrivalSetting, Partner
+from migratieketen.v1.deadline_pb2 import DeadlineState
 from migratieketen.v1.outcome_pb2 import CaseOutcome, Outcome
 from migratieketen.v1.reception_pb2 import (
     LadderChanged,
@@ -294,6 +296,11 @@ async def test_missed_reports_end_in_mob(coa: Reception) -> None:
     (ended,) = await coa.published(ReceptionEnded)
     assert ended.reason == ReceptionEndReason.RECEPTION_END_REASON_ABSCONDED
     assert "3 reports missed" in ended.detail
+    async with coa.runtime.store.engine.connect() as conn:
+        states = {
+            r.type: r.state for r in await conn.execute(select(deadlines.table(service.metadata)))
+        }
+    assert states["reception.reporting"] == DeadlineState.DEADLINE_STATE_CANCELLED
 
 
 async def test_occupancy_the_ladder_and_timers_survive_a_restart(env: Path) -> None:
@@ -324,3 +331,21 @@ async def test_after_process_reception_the_procedure_continues_in_an_azc(coa: Re
     assert (second.location, second.previous_location) == ("centre", "azc")
     assert second.location_type == L.LOCATION_TYPE_REGULAR_CENTRE
     assert (await coa.occupancy())["centre"] == 1
+
+
+async def test_a_rejected_applicant_who_leaves_earlier_breaches_no_deadline(
+    coa: Reception,
+) -> None:
+    await arrive(coa, 1)
+    decision = AsylumDecision(
+        v_nummer=v(1),
+        outcome=DecisionOutcome.DECISION_OUTCOME_REJECTED_UNFOUNDED,
+        return_decision=True,
+    )
+    await coa.handle(service.on_decision, decision)
+    await coa.handle(
+        service.on_outcome, CaseOutcome(v_nummer=v(1), outcome=DEPARTED, decided_by=DTENV)
+    )
+    async with coa.runtime.store.engine.connect() as conn:
+        rows = list(await conn.execute(select(deadlines.table(service.metadata))))
+    assert {r.state for r in rows} == {DeadlineState.DEADLINE_STATE_CANCELLED}
