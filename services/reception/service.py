@@ -73,7 +73,7 @@ from reception.settings import reception_settings
 
 L = LocationType
 R = ReceptionEndReason
-REPORT, END, HOUSING, RETRY = "report", "end-reception", "housing", "place-retry"
+REPORT, END, HOUSING = "report", "end-reception", "housing"
 TO_AZC = "to-azc"
 KNOWN, HOUSED, WAITING, ENDED = "known", "housed", "waiting", "ended"
 # COA acts on the day a period ends; the kit watches that it did within this grace.
@@ -118,6 +118,7 @@ residents = Table(
     Column("location_type", String(60), nullable=True),
     Column("needed_type", String(60), nullable=True),  # waiting for a place of this type
     Column("needed_reason", String(60), nullable=True),
+    Column("waiting_since", Float, nullable=True),  # first in, first placed
     Column("family", Boolean, nullable=False),
     Column("unaccompanied", Boolean, nullable=False),
     Column("reports_made", Integer, nullable=False),
@@ -230,10 +231,10 @@ async def _place(ctx: Ctx, v_nummer: str, needed: LocationType.ValueType, reason
         await _set_step(ctx, rows, step, new, f"no free place of {L.Name(needed)}", needed)
         step = new
     now = ctx.clock.now()
-    await ctx.uow.cancel(RETRY, v_nummer)
     if place is None:
         await _set(ctx, v_nummer, needed_type=L.Name(needed), needed_reason=reason)
         if person.state != WAITING:
+            await _set(ctx, v_nummer, waiting_since=now.timestamp())
             stays = f"; stays in {person.location}" if person.location else ""
             ctx.publish(
                 NoPlace(
@@ -248,7 +249,6 @@ async def _place(ctx: Ctx, v_nummer: str, needed: LocationType.ValueType, reason
                 key=v_nummer,
             )
         await _set(ctx, v_nummer, state=WAITING)
-        await ctx.schedule(RETRY, v_nummer, now + timedelta(days=1), b"")
         return
     await _occupy(ctx, person.location, -1)
     await _occupy(ctx, place.location.name, +1)
@@ -260,6 +260,7 @@ async def _place(ctx: Ctx, v_nummer: str, needed: LocationType.ValueType, reason
         location_type=L.Name(needed),
         needed_type=None,
         needed_reason=None,
+        waiting_since=None,
     )
     interval = reporting_interval_days(
         needed, person.family, cfg.reporting_days, cfg.family_reporting_days
@@ -286,7 +287,22 @@ async def _place(ctx: Ctx, v_nummer: str, needed: LocationType.ValueType, reason
     )
     await _start_reporting(ctx, v_nummer, interval)
     if person.location is not None:
+        await _fill(ctx, L.Value(person.location_type))
         await _step_down(ctx)
+
+
+async def _fill(ctx: Ctx, freed: LocationType.ValueType) -> None:
+    """A place of this type came free: the one waiting longest for it gets it."""
+    first = (
+        await ctx.uow.conn.execute(
+            select(residents.c.v_nummer, residents.c.needed_reason)
+            .where(residents.c.state == WAITING, residents.c.needed_type == L.Name(freed))
+            .order_by(residents.c.waiting_since, residents.c.v_nummer)
+            .limit(1)
+        )
+    ).first()
+    if first is not None:
+        await _place(ctx, first.v_nummer, freed, first.needed_reason or "")
 
 
 async def _step_down(ctx: Ctx) -> None:
@@ -333,7 +349,7 @@ async def _end(ctx: Ctx, v_nummer: str, reason: ReceptionEndReason.ValueType, de
     if person.state == ENDED:
         return False
     await _set(ctx, v_nummer, location=None, needed_type=None, **values)
-    for kind in (REPORT, END, HOUSING, RETRY, TO_AZC):
+    for kind in (REPORT, END, HOUSING, TO_AZC):
         await ctx.uow.cancel(kind, v_nummer)
     await ctx.unwatch(REPORTING, v_nummer, reason="reception ended")
     if reason != R.RECEPTION_END_REASON_DEPARTURE_PERIOD_ENDED:
@@ -341,6 +357,7 @@ async def _end(ctx: Ctx, v_nummer: str, reason: ReceptionEndReason.ValueType, de
     if person.location is None:
         return True  # never held a place: nothing to free
     await _occupy(ctx, person.location, -1)
+    await _fill(ctx, L.Value(person.location_type))
     ctx.publish(
         ReceptionEnded(
             v_nummer=v_nummer,
@@ -586,12 +603,6 @@ async def on_to_azc(timer: Timer, ctx: Ctx) -> None:
         await _place(ctx, timer.v_nummer, L.LOCATION_TYPE_REGULAR_CENTRE, "procedure continues")
 
 
-async def on_retry(timer: Timer, ctx: Ctx) -> None:
-    person = await _resident(ctx, timer.v_nummer)
-    if person is not None and person.state == WAITING and person.needed_type:
-        await _place(ctx, timer.v_nummer, L.Value(person.needed_type), person.needed_reason or "")
-
-
 async def on_outcome(outcome: CaseOutcome, ctx: Ctx) -> None:
     if outcome.decided_by != Partner.PARTNER_COA:
         await _end(ctx, outcome.v_nummer, end_reason(outcome.outcome), outcome.detail)
@@ -613,7 +624,6 @@ SPEC = ServiceSpec(
         REPORT: on_report,
         END: on_end,
         HOUSING: on_housing,
-        RETRY: on_retry,
         TO_AZC: on_to_azc,
     },
     on_start=[sync_locations],

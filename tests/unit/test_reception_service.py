@@ -234,7 +234,6 @@ async def test_the_person_without_a_place_is_placed_once_one_frees_up(coa: Recep
     await coa.handle(
         service.on_outcome, CaseOutcome(v_nummer=v(1), outcome=DEPARTED, decided_by=DTENV)
     )
-    await coa.fire(service.RETRY, v(9))
     last = (await coa.published(ReceptionPlacement))[-1]
     assert (last.v_nummer, last.previous_location) == (v(9), "COL")
     assert (await coa.occupancy())["COL"] == 0
