@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     Float,
     Integer,
+    LargeBinary,
     MetaData,
     Row,
     String,
@@ -119,6 +120,9 @@ residents = Table(
     Column("needed_type", String(60), nullable=True),  # waiting for a place of this type
     Column("needed_reason", String(60), nullable=True),
     Column("waiting_since", Float, nullable=True),  # first in, first placed
+    # A decision that overtook the registration (another topic): applied on placement.
+    Column("early_decision", LargeBinary, nullable=True),
+    Column("applied", Boolean, nullable=False, default=False),  # registration processed
     Column("family", Boolean, nullable=False),
     Column("unaccompanied", Boolean, nullable=False),
     Column("reports_made", Integer, nullable=False),
@@ -452,11 +456,15 @@ async def on_application(registered: AsylumApplicationRegistered, ctx: Ctx) -> N
         registered.v_nummer,
         family=registered.family_with_children,
         unaccompanied=registered.unaccompanied_minor,
+        applied=True,
     )
     kind = procedure_location(
         registered.procedure, registered.unaccompanied_minor, registered.family_with_children
     )
     await _place(ctx, registered.v_nummer, kind, "asylum procedure")
+    if person.early_decision is not None:
+        await _set(ctx, registered.v_nummer, early_decision=None)
+        await on_decision(AsylumDecision.FromString(person.early_decision), ctx)
     if kind == L.LOCATION_TYPE_PROCESS_RECEPTION:
         days = reception_settings().process_reception_days
         await ctx.schedule(TO_AZC, registered.v_nummer, ctx.clock.now() + timedelta(days=days), b"")
@@ -512,6 +520,12 @@ async def _decided(
 
 
 async def on_decision(decision: AsylumDecision, ctx: Ctx) -> None:
+    person = await _resident(ctx, decision.v_nummer)
+    if person is None or (person.state != ENDED and not person.applied):
+        # The decision overtook the registration: keep it for the placement.
+        await _admit(ctx, decision.v_nummer, "", False, False)
+        await _set(ctx, decision.v_nummer, early_decision=decision.SerializeToString())
+        return
     if decision.suspensive_appeal_pending and not is_granted(decision.outcome):
         return  # wait for the court (AppealDecided)
     await _decided(

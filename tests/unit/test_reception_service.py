@@ -348,3 +348,18 @@ async def test_a_rejected_applicant_who_leaves_earlier_breaches_no_deadline(
     async with coa.runtime.store.engine.connect() as conn:
         rows = list(await conn.execute(select(deadlines.table(service.metadata))))
     assert {r.state for r in rows} == {DeadlineState.DEADLINE_STATE_CANCELLED}
+
+
+async def test_a_decision_that_overtakes_the_registration_is_applied_on_placement(
+    coa: Reception,
+) -> None:
+    decision = AsylumDecision(
+        v_nummer=v(1), outcome=DecisionOutcome.DECISION_OUTCOME_GRANTED_REFUGEE
+    )
+    await coa.handle(service.on_decision, decision)  # read before the registration
+    await arrive(coa, 1)
+    await coa.fire(service.HOUSING, v(1))
+    (ended,) = await coa.published(ReceptionEnded)
+    assert ended.reason == ReceptionEndReason.RECEPTION_END_REASON_HOUSED_IN_MUNICIPALITY
+    (housed,) = await coa.published(CaseOutcome)
+    assert housed.v_nummer == v(1)
