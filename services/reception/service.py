@@ -415,8 +415,13 @@ async def on_registered(registered: PersonRegistered, ctx: Ctx) -> None:
     """COL Ter Apel houses asylum seekers who report inland during identification and
     screening; at the border the person stays with the KMar until referred."""
     arrival = registered.arrival
-    if await _resident(ctx, registered.v_nummer) is not None:
-        return  # known already (a repeated arrival), or ended
+    known = await _resident(ctx, registered.v_nummer)
+    if known is not None:  # a repeated arrival, or a later topic read first
+        if not known.partner_reference and known.state != ENDED:
+            ref = arrival.partner_reference
+            mob_after = _mob_after(ctx, registered.v_nummer, ref)
+            await _set(ctx, registered.v_nummer, partner_reference=ref, mob_after=mob_after)
+        return
     family = arrival.travelling_with_children or bool(
         arrival.family_group_id and arrival.claimed_age < 18
     )
