@@ -45,7 +45,7 @@ from migratieketen.v1.europaloket_pb2 import (
 )
 from migratieketen.v1.outcome_pb2 import CaseOutcome
 from migratieketen.v1.screening_pb2 import ScreeningCompleted
-from returns.domain import departure_records
+from returns.domain import DELETE_ALERT, departure_records, period_end_records
 
 pytestmark = pytest.mark.e2e
 
@@ -376,7 +376,11 @@ async def test_a_partner_is_denied_a_system_it_may_not_consult(world: World) -> 
 async def test_dtenv_records_the_return_alert_and_how_the_departure_ended(world: World) -> None:
     for person in RETURNERS:
         outcome = world.outcomes[person].outcome
-        expected = [CheckOperation.CHECK_OPERATION_CREATE_RETURN_ALERT, *departure_records(outcome)]
+        expected = [
+            CheckOperation.CHECK_OPERATION_CREATE_RETURN_ALERT,
+            *period_end_records(outcome),
+            *departure_records(outcome),
+        ]
         for _ in range(40):  # the last record goes out with the outcome
             results = await world.results_for(person, Partner.PARTNER_DTENV)
             if len(results) >= len(expected):
@@ -403,6 +407,9 @@ async def test_dtenv_records_the_return_alert_and_how_the_departure_ended(world:
             )
         )
         alert = the(list(sis.answers), S.EU_SYSTEM_SIS)
+        if DELETE_ALERT in expected:  # the person left: the alert is deleted
+            assert alert.status != HIT
+            continue
         assert (alert.status, alert.category, alert.member_state) == (HIT, "RETURN", "NL")
         ended = CheckOperation.CHECK_OPERATION_RECORD_DEPARTURE_PERIOD_END in expected
         assert ("departure period has ended" in alert.action) is ended

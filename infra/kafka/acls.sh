@@ -17,10 +17,10 @@ admin=(--bootstrap-server "$BOOTSTRAP" --command-config "$COMMAND_CONFIG")
 # SCRAM credentials (SCRAM-SHA-512); the passwords come from the environment.
 "$KAFKA_BIN/kafka-configs.sh" "${admin[@]}" --alter --entity-type users --entity-name bvv --add-config "SCRAM-SHA-512=[password=${MK_PASSWORD_BVV:?set MK_PASSWORD_BVV}]"
 "$KAFKA_BIN/kafka-configs.sh" "${admin[@]}" --alter --entity-type users --entity-name screening --add-config "SCRAM-SHA-512=[password=${MK_PASSWORD_SCREENING:?set MK_PASSWORD_SCREENING}]"
+"$KAFKA_BIN/kafka-configs.sh" "${admin[@]}" --alter --entity-type users --entity-name reception --add-config "SCRAM-SHA-512=[password=${MK_PASSWORD_RECEPTION:?set MK_PASSWORD_RECEPTION}]"
 "$KAFKA_BIN/kafka-configs.sh" "${admin[@]}" --alter --entity-type users --entity-name returns --add-config "SCRAM-SHA-512=[password=${MK_PASSWORD_RETURNS:?set MK_PASSWORD_RETURNS}]"
 "$KAFKA_BIN/kafka-configs.sh" "${admin[@]}" --alter --entity-type users --entity-name europaloket --add-config "SCRAM-SHA-512=[password=${MK_PASSWORD_EUROPALOKET:?set MK_PASSWORD_EUROPALOKET}]"
 "$KAFKA_BIN/kafka-configs.sh" "${admin[@]}" --alter --entity-type users --entity-name asylum --add-config "SCRAM-SHA-512=[password=${MK_PASSWORD_ASYLUM:?set MK_PASSWORD_ASYLUM}]"
-"$KAFKA_BIN/kafka-configs.sh" "${admin[@]}" --alter --entity-type users --entity-name reception --add-config "SCRAM-SHA-512=[password=${MK_PASSWORD_RECEPTION:?set MK_PASSWORD_RECEPTION}]"
 "$KAFKA_BIN/kafka-configs.sh" "${admin[@]}" --alter --entity-type users --entity-name kmar --add-config "SCRAM-SHA-512=[password=${MK_PASSWORD_KMAR:?set MK_PASSWORD_KMAR}]"
 "$KAFKA_BIN/kafka-configs.sh" "${admin[@]}" --alter --entity-type users --entity-name avim --add-config "SCRAM-SHA-512=[password=${MK_PASSWORD_AVIM:?set MK_PASSWORD_AVIM}]"
 "$KAFKA_BIN/kafka-configs.sh" "${admin[@]}" --alter --entity-type users --entity-name disa --add-config "SCRAM-SHA-512=[password=${MK_PASSWORD_DISA:?set MK_PASSWORD_DISA}]"
@@ -78,24 +78,35 @@ admin=(--bootstrap-server "$BOOTSTRAP" --command-config "$COMMAND_CONFIG")
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:operations --operation Read --resource-pattern-type literal --topic chain.deadline.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:operations --operation Read --resource-pattern-type literal --topic deadletter.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:reception --operation Read --resource-pattern-type literal --group reception
+"$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:reception --operation Read --resource-pattern-type literal --topic asylum.appeal-decided.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:reception --operation Read --resource-pattern-type literal --topic asylum.decided.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:reception --operation Read --resource-pattern-type literal --topic asylum.registered.v1
+"$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:reception --operation Read --resource-pattern-type literal --topic bvv.registered.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:reception --operation Read --resource-pattern-type literal --topic case.outcome.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:reception --operation Write --resource-pattern-type literal --topic case.outcome.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:reception --operation Write --resource-pattern-type literal --topic chain.deadline-breached.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:reception --operation Write --resource-pattern-type literal --topic chain.deadline.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:reception --operation Write --resource-pattern-type literal --topic deadletter.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:reception --operation Write --resource-pattern-type literal --topic reception.ended.v1
+"$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:reception --operation Write --resource-pattern-type literal --topic reception.ladder-changed.v1
+"$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:reception --operation Write --resource-pattern-type literal --topic reception.no-place.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:reception --operation Write --resource-pattern-type literal --topic reception.placed.v1
+"$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:reception --operation Write --resource-pattern-type literal --topic reception.report-missed.v1
+"$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:reception --operation Read --resource-pattern-type literal --topic screening.completed.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:returns --operation Read --resource-pattern-type literal --group returns
+"$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:returns --operation Read --resource-pattern-type literal --topic asylum.appeal-decided.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:returns --operation Read --resource-pattern-type literal --topic asylum.decided.v1
+"$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:returns --operation Read --resource-pattern-type literal --topic bvv.registered.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:returns --operation Write --resource-pattern-type literal --topic case.outcome.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:returns --operation Write --resource-pattern-type literal --topic chain.deadline-breached.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:returns --operation Write --resource-pattern-type literal --topic chain.deadline.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:returns --operation Write --resource-pattern-type literal --topic deadletter.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:returns --operation Read --resource-pattern-type literal --topic europaloket.check-completed.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:returns --operation Write --resource-pattern-type literal --topic europaloket.check-requested.v1
+"$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:returns --operation Read --resource-pattern-type literal --topic reception.ended.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:returns --operation Write --resource-pattern-type literal --topic returns.border-procedure-ended.v1
+"$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:returns --operation Write --resource-pattern-type literal --topic returns.case-opened.v1
+"$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:returns --operation Write --resource-pattern-type literal --topic returns.detention.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:returns --operation Write --resource-pattern-type literal --topic returns.transfer-expired.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:returns --operation Read --resource-pattern-type literal --topic screening.completed.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:screening --operation Read --resource-pattern-type literal --group screening

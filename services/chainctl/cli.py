@@ -110,6 +110,7 @@ def summary(book: CaseBook, arrivals: int) -> str:
         ("asylum decisions", f"{len(book.decisions)}: {_names(decisions)}"),
         ("reception ended", str(len(book.reception_ended))),
         ("final outcomes", f"{len(book.outcomes)}: {_names(outcomes)}"),
+        *book.coa.rows(),
         ("dead letters", f"{len(book.dead_letters)}" + (f": {_names(reasons)}" if reasons else "")),
     ]
     width = max(len(label) for label, _ in rows)

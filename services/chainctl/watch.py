@@ -22,7 +22,22 @@ from migratieketen.v1.bvv_pb2 import IdentityUpdated, PersonRegistered
 from migratieketen.v1.deadletter_pb2 import DeadLetter
 from migratieketen.v1.deadline_pb2 import DeadlineBreached
 from migratieketen.v1.outcome_pb2 import CaseOutcome
-from migratieketen.v1.reception_pb2 import ReceptionEnded, ReceptionPlacement
+from migratieketen.v1.reception_pb2 import (
+    LadderChanged,
+    LadderStep,
+    LocationType,
+    NoPlace,
+    ReceptionEnded,
+    ReceptionPlacement,
+    ReportMissed,
+)
+from migratieketen.v1.returns_pb2 import (
+    DetentionChanged,
+    ReturnBorderProcedureEnded,
+    ReturnCaseOpened,
+    ReturnTrack,
+    TransferExpired,
+)
 from migratieketen.v1.screening_pb2 import GuardianRequested, ScreeningCompleted
 
 WATCHED = (
@@ -38,6 +53,16 @@ WATCHED = (
     ReceptionEnded,
     CaseOutcome,
     DeadLetter,
+)
+# COA's ladder and places, DTenV's cases and detention (see CoaTally).
+COA_DTENV_WATCHED = (
+    LadderChanged,
+    NoPlace,
+    ReportMissed,
+    ReturnCaseOpened,
+    DetentionChanged,
+    ReturnBorderProcedureEnded,
+    TransferExpired,
 )
 
 
@@ -89,6 +114,114 @@ async def feed(
         await producer.stop()
 
 
+def _type(kind: LocationType.ValueType) -> str:
+    return LocationType.Name(kind).removeprefix("LOCATION_TYPE_").lower().replace("_", " ")
+
+
+def _step(step: LadderStep.ValueType) -> str:
+    return LadderStep.Name(step).removeprefix("LADDER_STEP_").lower().replace("_", " ")
+
+
+@dataclass
+class CoaTally:
+    """Reception and return under pressure: occupancy per location type replayed from
+    the placements and ends, the ladder, people without a place, MOB, detention."""
+
+    occupancy: Counter[str] = field(default_factory=Counter)
+    peak: int = 0
+    peak_by_type: dict[str, int] = field(default_factory=dict)
+    step: str = "regular"
+    peak_step: str = "regular"
+    highest_step: LadderStep.ValueType = LadderStep.LADDER_STEP_REGULAR
+    ladder: list[LadderChanged] = field(default_factory=list)
+    without_place: set[str] = field(default_factory=set)
+    missed_reports: int = 0
+    mob: set[str] = field(default_factory=set)
+    detention_peak: int = 0
+    detention_capacity: int = 0
+    detained: set[str] = field(default_factory=set)
+    return_cases: Counter[str] = field(default_factory=Counter)
+    border_procedure_ended: int = 0
+    transfers_expired: int = 0
+    where: dict[str, str] = field(default_factory=dict)  # V-nummer -> place held
+    two_places: int = 0  # placements that did not move the person out of the bed held
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+    def add(self, message: object) -> None:
+        match message:
+            case CaseOutcome():
+                self.outcomes[message.v_nummer] += 1
+            case ReceptionPlacement():
+                if self.where.get(message.v_nummer, "") != message.previous_location:
+                    self.two_places += 1
+                self.where[message.v_nummer] = message.location
+                if message.previous_location_type:
+                    self.occupancy[_type(message.previous_location_type)] -= 1
+                self.occupancy[_type(message.location_type)] += 1
+                total = sum(self.occupancy.values())
+                if total > self.peak:
+                    self.peak, self.peak_step = total, self.step
+                    self.peak_by_type = {k: v for k, v in self.occupancy.items() if v > 0}
+            case ReceptionEnded():
+                if message.location_type:
+                    self.occupancy[_type(message.location_type)] -= 1
+            case LadderChanged():
+                self.ladder.append(message)
+                self.step = _step(message.step)
+                self.highest_step = max(self.highest_step, message.step)
+            case NoPlace():
+                self.without_place.add(message.v_nummer)
+            case ReportMissed():
+                self.missed_reports += 1
+                if message.missed_in_a_row >= message.limit:
+                    self.mob.add(message.v_nummer)
+            case DetentionChanged():
+                self.detention_capacity = message.capacity
+                self.detention_peak = max(self.detention_peak, message.occupancy)
+                if message.detained:
+                    self.detained.add(message.v_nummer)
+            case ReturnCaseOpened():
+                track = ReturnTrack.Name(message.track).removeprefix("RETURN_TRACK_")
+                self.return_cases[track.lower().replace("_", " ")] += 1
+            case ReturnBorderProcedureEnded():
+                self.border_procedure_ended += 1
+            case TransferExpired():
+                self.transfers_expired += 1
+
+    def rows(self) -> list[tuple[str, str]]:
+        """Summary lines for the demo."""
+        by_type = ", ".join(f"{k} {v}" for k, v in sorted(self.peak_by_type.items())) or "none"
+        ups = sum(1 for c in self.ladder if c.step > c.previous_step)
+        return [
+            ("reception peak", f"{self.peak} ({by_type})"),
+            (
+                "ladder",
+                f"step at the peak: {self.peak_step}; highest: {_step(self.highest_step)};"
+                f" {ups} up, {len(self.ladder) - ups} down; now {self.step}",
+            ),
+            ("without a place", str(len(self.without_place))),
+            (
+                "return cases",
+                ", ".join(f"{k} {v}" for k, v in self.return_cases.most_common()) or "none",
+            ),
+            ("reports missed / MOB", f"{self.missed_reports} / {len(self.mob)}"),
+            (
+                "detention (DJI)",
+                f"{len(self.detained)} detained, peak {self.detention_peak}"
+                f" of {self.detention_capacity} places",
+            ),
+            (
+                "return border procedure",
+                f"{self.border_procedure_ended} ended; transfers expired {self.transfers_expired}",
+            ),
+            (
+                "integrity",
+                f"{self.two_places} in two places;"
+                f" {sum(1 for n in self.outcomes.values() if n > 1)} with more than one outcome",
+            ),
+        ]
+
+
 @dataclass
 class CaseBook:
     """What the chain has said so far, per case."""
@@ -111,8 +244,10 @@ class CaseBook:
     # Every event seen per V-nummer, by message type, to tell duplicates from effects.
     history: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     registrations: Counter[str] = field(default_factory=Counter)  # per partner reference
+    coa: CoaTally = field(default_factory=CoaTally)
 
     def add(self, message: object) -> None:
+        self.coa.add(message)
         match message:
             case PersonRegistered():
                 self.v_nummer_of[message.arrival.partner_reference] = message.v_nummer
@@ -171,7 +306,7 @@ class ChainWatch:
 
     async def start(self) -> None:
         await self._consumer.start()
-        self._consumer.subscribe([topic_for(m).name for m in WATCHED])
+        self._consumer.subscribe([topic_for(m).name for m in (*WATCHED, *COA_DTENV_WATCHED)])
 
     async def stop(self) -> None:
         await self._consumer.stop()

@@ -23,6 +23,7 @@ REGISTER = CheckOperation.CHECK_OPERATION_REGISTER
 CREATE_RETURN_ALERT = CheckOperation.CHECK_OPERATION_CREATE_RETURN_ALERT
 RECORD_DEPARTURE_PERIOD_END = CheckOperation.CHECK_OPERATION_RECORD_DEPARTURE_PERIOD_END
 RECORD_EXIT = CheckOperation.CHECK_OPERATION_RECORD_EXIT
+DELETE_RETURN_ALERT = CheckOperation.CHECK_OPERATION_DELETE_RETURN_ALERT
 
 # Systems with data of their own; the ESP is a search portal over all of them.
 DATA_SYSTEMS: tuple[EuSystem.ValueType, ...] = (
@@ -82,6 +83,7 @@ WRITES: dict[CheckOperation.ValueType, tuple[EuSystem.ValueType, frozenset[Partn
     CREATE_RETURN_ALERT: (S.EU_SYSTEM_SIS, frozenset({P.PARTNER_DTENV})),
     RECORD_DEPARTURE_PERIOD_END: (S.EU_SYSTEM_SIS, frozenset({P.PARTNER_DTENV})),
     RECORD_EXIT: (S.EU_SYSTEM_EES, frozenset({P.PARTNER_DTENV, P.PARTNER_KMAR})),
+    DELETE_RETURN_ALERT: (S.EU_SYSTEM_SIS, frozenset({P.PARTNER_DTENV})),
 }
 
 

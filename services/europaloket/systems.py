@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from europaloket.domain import (
     CREATE_RETURN_ALERT,
+    DELETE_RETURN_ALERT,
     QUERY,
     RECORD_DEPARTURE_PERIOD_END,
     RECORD_EXIT,
@@ -83,6 +84,7 @@ _SECURITY_ONLY = frozenset(
 EURODAC_REGISTRATION = "EURODAC_REGISTRATION"
 SIS_RETURN_ALERT = "SIS_RETURN_ALERT"
 SIS_DEPARTURE_PERIOD_END = "SIS_DEPARTURE_PERIOD_END"
+SIS_RETURN_ALERT_DELETED = "SIS_RETURN_ALERT_DELETED"
 EES_EXIT = "EES_EXIT"
 
 
@@ -236,6 +238,29 @@ def write(
         return reply, NationalRecord(
             S.EU_SYSTEM_SIS, SIS_DEPARTURE_PERIOD_END, v, alert.reference, "RETURN", occurred
         )
+    if operation == DELETE_RETURN_ALERT:
+        deleted = {r.reference for r in national if r.kind == SIS_RETURN_ALERT_DELETED}
+        alert = next(
+            (
+                r
+                for r in national
+                if r.kind == SIS_RETURN_ALERT and r.v_nummer == v and r.reference not in deleted
+            ),
+            None,
+        )
+        if alert is None:
+            return _not_applicable(S.EU_SYSTEM_SIS, "there is no Dutch return alert to delete")
+        reply = SystemAnswer(
+            system=S.EU_SYSTEM_SIS,
+            status=RECORDED,
+            member_state="NL",
+            category="RETURN_ALERT_DELETED",
+            reference=alert.reference,
+            recorded_reference=alert.reference,
+        )
+        return reply, NationalRecord(
+            S.EU_SYSTEM_SIS, SIS_RETURN_ALERT_DELETED, v, alert.reference, "RETURN", occurred
+        )
     if operation == RECORD_EXIT:
         reference = f"EES-NL-{_digits(8, seed, 'ees-exit', v, occurred)}"
         reply = SystemAnswer(
@@ -260,10 +285,11 @@ def national_answers(
     mine = [r for r in national if r.v_nummer == v_nummer]
     if system == S.EU_SYSTEM_SIS:
         ended = any(r.kind == SIS_DEPARTURE_PERIOD_END for r in mine)
+        deleted = {r.reference for r in mine if r.kind == SIS_RETURN_ALERT_DELETED}
         return [
             sis_answer("NL", "RETURN", r.reference, _PERIOD_ENDED if ended else None)
             for r in mine
-            if r.kind == SIS_RETURN_ALERT
+            if r.kind == SIS_RETURN_ALERT and r.reference not in deleted
         ]
     if system == S.EU_SYSTEM_EES:
         return [ees_answer("NL", "EXIT", r.reference, False) for r in mine if r.kind == EES_EXIT]

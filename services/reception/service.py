@@ -1,128 +1,630 @@
-"""Reception handlers and tables: place on registration, end on the case's outcome."""
+"""Reception handlers and tables (COA): house from arrival, move as the procedure needs,
+climb and descend the scaling ladder, watch the reporting duty, end reception by COA's
+rules. Occupancy, the ladder step and every running period live in the store."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, MetaData, String, Table, insert, select, update
+from datetime import timedelta
+from typing import Any
 
-from chainkit.clock import timestamp
-from chainkit.pact import is_granted
-from chainkit.runtime import Ctx, ServiceSpec
+from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Row,
+    String,
+    Table,
+    insert,
+    select,
+    update,
+)
+
+from chainkit.clock import from_timestamp, timestamp
+from chainkit.deadlines import DeadlineType
+from chainkit.pact import is_granted, limits
+from chainkit.runtime import Ctx, ServiceRuntime, ServiceSpec
 from chainkit.store import Timer
-from migratieketen.v1.asylum_pb2 import AsylumApplicationRegistered, AsylumDecision
-from migratieketen.v1.common_pb2 import Partner
+from migratieketen.v1.asylum_pb2 import (
+    AppealDecided,
+    AppealOutcome,
+    AsylumApplicationRegistered,
+    AsylumDecision,
+    DecisionOutcome,
+)
+from migratieketen.v1.bvv_pb2 import PersonRegistered
+from migratieketen.v1.common_pb2 import ArrivalSetting, Partner
 from migratieketen.v1.outcome_pb2 import CaseOutcome, Outcome
 from migratieketen.v1.reception_pb2 import (
+    LadderChanged,
+    LadderStep,
     LocationType,
+    NoPlace,
     ReceptionEnded,
     ReceptionEndReason,
     ReceptionPlacement,
+    ReportMissed,
 )
+from migratieketen.v1.screening_pb2 import Referral, ScreeningCompleted
 from reception.domain import (
-    HOUSING_WAIT,
-    LOCATIONS,
+    BOTTOM,
+    Location,
+    Occupied,
+    absconds_after,
+    after_decision_location,
+    can_step_down,
+    capacity_at,
+    climb,
     end_reason,
-    location_type,
+    is_mob,
+    load_locations,
+    load_municipalities,
+    municipality,
+    procedure_location,
     reporting_interval_days,
+    reports,
+    total_capacity,
+    total_occupancy,
 )
+from reception.fixtures import load_fixtures
+from reception.settings import reception_settings
 
-PLACED, ENDED = "placed", "ended"
-HOUSING = "housing"
+L = LocationType
+R = ReceptionEndReason
+REPORT, END, HOUSING = "report", "end-reception", "housing"
+TO_AZC = "to-azc"
+KNOWN, HOUSED, WAITING, ENDED = "known", "housed", "waiting", "ended"
+# COA acts on the day a period ends; the kit watches that it did within this grace.
+GRACE = timedelta(days=1)
+
+REPORTING = DeadlineType(
+    "reception.reporting",
+    service="reception",
+    description="record the resident's report, or the miss, within a day (meldplicht)",
+)
+RECEPTION_END = DeadlineType(
+    "reception.end_after_rejection",
+    service="reception",
+    description="end reception 4 weeks after a final rejection (Rva 2005 Art. 7), within a day",
+)
 
 metadata = MetaData()
-placements = Table(
-    "placements",
+locations = Table(
+    "locations",
+    metadata,
+    Column("name", String(120), primary_key=True),
+    Column("type", String(60), nullable=False),
+    Column("tier", String(20), nullable=False),
+    Column("capacity", Integer, nullable=False),
+    Column("raisable", Boolean, nullable=False),
+    Column("occupancy", Integer, nullable=False),
+)
+ladder = Table(
+    "ladder",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("step", Integer, nullable=False),
+    Column("changed_at", Float, nullable=False),
+)
+residents = Table(
+    "residents",
     metadata,
     Column("v_nummer", String(10), primary_key=True),
+    Column("partner_reference", String(100), nullable=False),
     Column("state", String(20), nullable=False),
+    Column("location", String(120), nullable=True),  # one bed at most: a column, not a list
     Column("location_type", String(60), nullable=True),
-    Column("placed_at", Float, nullable=True),
+    Column("needed_type", String(60), nullable=True),  # waiting for a place of this type
+    Column("needed_reason", String(60), nullable=True),
+    Column("waiting_since", Float, nullable=True),  # first in, first placed
+    # A decision that overtook the registration (another topic): applied on placement.
+    Column("early_decision", LargeBinary, nullable=True),
+    Column("applied", Boolean, nullable=False, default=False),  # registration processed
+    Column("family", Boolean, nullable=False),
+    Column("unaccompanied", Boolean, nullable=False),
+    Column("reports_made", Integer, nullable=False),
+    Column("missed_in_a_row", Integer, nullable=False),
+    Column("mob_after", Integer, nullable=True),  # stops reporting after this many reports
+    Column("report_due", Float, nullable=True),
     Column("ended_at", Float, nullable=True),
     Column("end_reason", String(60), nullable=True),
 )
 
 
-async def on_registered(registered: AsylumApplicationRegistered, ctx: Ctx) -> None:
-    existing = (
-        await ctx.uow.conn.execute(
-            select(placements.c.state).where(placements.c.v_nummer == registered.v_nummer)
-        )
-    ).scalar_one_or_none()
-    if existing is not None:
-        return  # placed already, or the case ended before the placement arrived
-    kind = location_type(registered)
+async def sync_locations(runtime: ServiceRuntime) -> None:
+    """Load the location table into the store; occupancy and the ladder step are kept."""
+    cfg = reception_settings()
+    table = load_locations(cfg.locations_file, cfg.capacity_scale, cfg.col_overnight_cap)
+    async with runtime.store.begin() as uow:
+        known = {r.name for r in await uow.conn.execute(select(locations.c.name))}
+        for loc in table:
+            values = {
+                "type": L.Name(loc.type),
+                "tier": loc.tier,
+                "capacity": loc.capacity,
+                "raisable": loc.raisable,
+            }
+            if loc.name in known:
+                await uow.conn.execute(
+                    update(locations).where(locations.c.name == loc.name).values(values)
+                )
+            else:
+                await uow.conn.execute(
+                    insert(locations).values(name=loc.name, occupancy=0, **values)
+                )
+        if (await uow.conn.execute(select(ladder.c.step))).first() is None:
+            now = runtime.clock.now().timestamp()
+            await uow.conn.execute(insert(ladder).values(id=1, step=BOTTOM, changed_at=now))
+
+
+async def _rows(ctx: Ctx) -> list[Occupied]:
+    rows = await ctx.uow.conn.execute(select(locations).order_by(locations.c.name))
+    return [
+        Occupied(Location(r.name, L.Value(r.type), r.tier, r.capacity, r.raisable), r.occupancy)
+        for r in rows
+    ]
+
+
+async def _step(ctx: Ctx) -> LadderStep.ValueType:
+    step = (await ctx.uow.conn.execute(select(ladder.c.step))).scalar_one()
+    return LadderStep.ValueType(step)
+
+
+async def _set_step(
+    ctx: Ctx,
+    rows: list[Occupied],
+    old: LadderStep.ValueType,
+    new: LadderStep.ValueType,
+    cause: str,
+    kind: LocationType.ValueType = L.LOCATION_TYPE_UNSPECIFIED,
+) -> None:
+    raise_share = reception_settings().raise_share
     now = ctx.clock.now()
+    await ctx.uow.conn.execute(update(ladder).values(step=new, changed_at=now.timestamp()))
+    ctx.publish(
+        LadderChanged(
+            step=new,
+            previous_step=old,
+            occupancy=total_occupancy(rows),
+            capacity=total_capacity(rows, new, raise_share),
+            previous_capacity=total_capacity(rows, old, raise_share),
+            cause=cause,
+            at=timestamp(now),
+            location_type=kind,
+        ),
+        key="coa",
+    )
+
+
+async def _resident(ctx: Ctx, v_nummer: str) -> Row[Any] | None:
+    result = await ctx.uow.conn.execute(select(residents).where(residents.c.v_nummer == v_nummer))
+    return result.first()
+
+
+async def _set(ctx: Ctx, v_nummer: str, **values: object) -> None:
     await ctx.uow.conn.execute(
-        insert(placements).values(
-            v_nummer=registered.v_nummer,
-            state=PLACED,
-            location_type=LocationType.Name(kind),
-            placed_at=now.timestamp(),
+        update(residents).where(residents.c.v_nummer == v_nummer).values(**values)
+    )
+
+
+async def _occupy(ctx: Ctx, name: str | None, delta: int) -> None:
+    if name is not None:
+        await ctx.uow.conn.execute(
+            update(locations)
+            .where(locations.c.name == name)
+            .values(occupancy=locations.c.occupancy + delta)
         )
+
+
+async def _place(ctx: Ctx, v_nummer: str, needed: LocationType.ValueType, reason: str) -> None:
+    """Give the person a place of the type needed (a move when housed elsewhere),
+    climbing the ladder if needed; without one, record it and try again tomorrow."""
+    cfg = reception_settings()
+    person = await _resident(ctx, v_nummer)
+    if person is None or person.state == ENDED:
+        return
+    if person.location_type == L.Name(needed) and person.state == HOUSED:
+        return
+    rows = await _rows(ctx)
+    step = await _step(ctx)
+    place, climbed = climb(needed, rows, step, cfg.raise_share)
+    for new in climbed:
+        await _set_step(ctx, rows, step, new, f"no free place of {L.Name(needed)}", needed)
+        step = new
+    now = ctx.clock.now()
+    if place is None:
+        await _set(ctx, v_nummer, needed_type=L.Name(needed), needed_reason=reason)
+        if person.state != WAITING:
+            await _set(ctx, v_nummer, waiting_since=now.timestamp())
+            stays = f"; stays in {person.location}" if person.location else ""
+            ctx.publish(
+                NoPlace(
+                    v_nummer=v_nummer,
+                    location_type=needed,
+                    step=step,
+                    occupancy=total_occupancy(rows),
+                    capacity=total_capacity(rows, step, cfg.raise_share),
+                    at=timestamp(now),
+                    reason=f"no free place of {L.Name(needed)} at the top of the ladder{stays}",
+                ),
+                key=v_nummer,
+            )
+        await _set(ctx, v_nummer, state=WAITING)
+        return
+    await _occupy(ctx, person.location, -1)
+    await _occupy(ctx, place.location.name, +1)
+    await _set(
+        ctx,
+        v_nummer,
+        state=HOUSED,
+        location=place.location.name,
+        location_type=L.Name(needed),
+        needed_type=None,
+        needed_reason=None,
+        waiting_since=None,
+    )
+    interval = reporting_interval_days(
+        needed, person.family, cfg.reporting_days, cfg.family_reporting_days
     )
     ctx.publish(
         ReceptionPlacement(
-            v_nummer=registered.v_nummer,
-            location_type=kind,
-            location=LOCATIONS[kind],
+            v_nummer=v_nummer,
+            location_type=needed,
+            location=place.location.name,
             placed_at=timestamp(now),
-            reporting_interval_days=reporting_interval_days(kind, registered.family_with_children),
+            reporting_interval_days=round(interval or 0),
+            previous_location=person.location or "",
+            previous_location_type=(
+                L.Value(person.location_type)
+                if person.location_type
+                else L.LOCATION_TYPE_UNSPECIFIED
+            ),
+            reason=reason,
+            step=step,
+            occupancy=place.occupancy + 1,
+            capacity=capacity_at(place.location, step, cfg.raise_share),
         ),
-        key=registered.v_nummer,
+        key=v_nummer,
     )
+    await _start_reporting(ctx, v_nummer, interval)
+    if person.location is not None:
+        await _fill(ctx, L.Value(person.location_type))
+        await _step_down(ctx)
+
+
+async def _fill(ctx: Ctx, freed: LocationType.ValueType) -> None:
+    """A place of this type came free: the one waiting longest for it gets it."""
+    first = (
+        await ctx.uow.conn.execute(
+            select(residents.c.v_nummer, residents.c.needed_reason)
+            .where(residents.c.state == WAITING, residents.c.needed_type == L.Name(freed))
+            .order_by(residents.c.waiting_since, residents.c.v_nummer)
+            .limit(1)
+        )
+    ).first()
+    if first is not None:
+        await _place(ctx, first.v_nummer, freed, first.needed_reason or "")
+
+
+async def _step_down(ctx: Ctx) -> None:
+    cfg = reception_settings()
+    rows = await _rows(ctx)
+    step = await _step(ctx)
+    while can_step_down(rows, step, cfg.raise_share, cfg.step_down_share):
+        lower = LadderStep.ValueType(step - 1)
+        await _set_step(ctx, rows, step, lower, "demand fell")
+        step = lower
+
+
+async def _start_reporting(ctx: Ctx, v_nummer: str, interval: float | None) -> None:
+    await ctx.uow.cancel(REPORT, v_nummer)
+    if interval is None:
+        await ctx.unwatch(REPORTING, v_nummer, reason="no reporting duty in this location")
+        await _set(ctx, v_nummer, report_due=None)
+        return
+    due = ctx.clock.now() + timedelta(days=interval)
+    await ctx.watch(REPORTING, v_nummer, due + GRACE, detail=f"every {interval:g} days")
+    await _set(ctx, v_nummer, report_due=due.timestamp())
+    await ctx.schedule(REPORT, v_nummer, due, b"")
+
+
+async def _end(ctx: Ctx, v_nummer: str, reason: ReceptionEndReason.ValueType, detail: str) -> bool:
+    """End reception once, with the reason; True when this call ended it. Only a
+    person who held a place gets a ReceptionEnded."""
+    person = await _resident(ctx, v_nummer)
+    now = ctx.clock.now()
+    values = {"state": ENDED, "ended_at": now.timestamp(), "end_reason": R.Name(reason)}
+    if person is None:  # never housed: remember, so a late placement is skipped
+        await ctx.uow.conn.execute(
+            insert(residents).values(
+                v_nummer=v_nummer,
+                partner_reference="",
+                family=False,
+                unaccompanied=False,
+                reports_made=0,
+                missed_in_a_row=0,
+                **values,
+            )
+        )
+        return False
+    if person.state == ENDED:
+        return False
+    await _set(ctx, v_nummer, location=None, needed_type=None, **values)
+    for kind in (REPORT, END, HOUSING, TO_AZC):
+        await ctx.uow.cancel(kind, v_nummer)
+    await ctx.unwatch(REPORTING, v_nummer, reason="reception ended")
+    if reason != R.RECEPTION_END_REASON_DEPARTURE_PERIOD_ENDED:
+        await ctx.unwatch(RECEPTION_END, v_nummer, reason=f"reception ended: {R.Name(reason)}")
+    if person.location is None:
+        return True  # never held a place: nothing to free
+    await _occupy(ctx, person.location, -1)
+    await _fill(ctx, L.Value(person.location_type))
+    ctx.publish(
+        ReceptionEnded(
+            v_nummer=v_nummer,
+            reason=reason,
+            ended_at=timestamp(now),
+            location=person.location or "",
+            location_type=(
+                L.Value(person.location_type)
+                if person.location_type
+                else L.LOCATION_TYPE_UNSPECIFIED
+            ),
+            detail=detail,
+        ),
+        key=v_nummer,
+    )
+    await _step_down(ctx)
+    return True
+
+
+def _mob_after(ctx: Ctx, v_nummer: str, partner_reference: str) -> int | None:
+    cfg = reception_settings()
+    planted = load_fixtures(cfg.fixtures).find(v_nummer, partner_reference)
+    if planted is not None and planted.misses_reports == "arrival":
+        return 0
+    if planted is not None and planted.misses_reports == "decision":
+        return None  # set when the decision comes
+    return absconds_after(ctx.rng("mob", v_nummer), cfg.mob_share)
+
+
+async def _admit(ctx: Ctx, v_nummer: str, ref: str, family: bool, unaccompanied: bool) -> Row[Any]:
+    person = await _resident(ctx, v_nummer)
+    if person is None:
+        await ctx.uow.conn.execute(
+            insert(residents).values(
+                v_nummer=v_nummer,
+                partner_reference=ref,
+                state=KNOWN,
+                family=family,
+                unaccompanied=unaccompanied,
+                reports_made=0,
+                missed_in_a_row=0,
+                mob_after=_mob_after(ctx, v_nummer, ref),
+            )
+        )
+        person = await _resident(ctx, v_nummer)
+        assert person is not None
+    return person
+
+
+async def on_registered(registered: PersonRegistered, ctx: Ctx) -> None:
+    """COL Ter Apel houses asylum seekers who report inland during identification and
+    screening; at the border the person stays with the KMar until referred."""
+    arrival = registered.arrival
+    known = await _resident(ctx, registered.v_nummer)
+    if known is not None:  # a repeated arrival, or a later topic read first
+        if not known.partner_reference and known.state != ENDED:
+            ref = arrival.partner_reference
+            mob_after = _mob_after(ctx, registered.v_nummer, ref)
+            await _set(ctx, registered.v_nummer, partner_reference=ref, mob_after=mob_after)
+        return
+    family = arrival.travelling_with_children or bool(
+        arrival.family_group_id and arrival.claimed_age < 18
+    )
+    unaccompanied = arrival.claimed_age < 18 and not arrival.accompanied
+    await _admit(ctx, registered.v_nummer, arrival.partner_reference, family, unaccompanied)
+    if arrival.asylum_requested and arrival.setting == ArrivalSetting.ARRIVAL_SETTING_INLAND:
+        await _place(ctx, registered.v_nummer, L.LOCATION_TYPE_CENTRAL_RECEPTION, "arrival")
+
+
+async def on_screened(screened: ScreeningCompleted, ctx: Ctx) -> None:
+    if screened.referral == Referral.REFERRAL_RELOCATION:
+        # Housed while waiting for the relocation (or for the IND, see the README).
+        ind = screened.indicators
+        await _admit(ctx, screened.v_nummer, "", ind.family_with_children, ind.unaccompanied_minor)
+        kind = (
+            L.LOCATION_TYPE_UAM_LOCATION
+            if ind.unaccompanied_minor
+            else L.LOCATION_TYPE_REGULAR_CENTRE
+        )
+        await _place(ctx, screened.v_nummer, kind, "relocation candidate")
+    elif screened.referral == Referral.REFERRAL_RETURN:
+        await _end(ctx, screened.v_nummer, R.RECEPTION_END_REASON_NO_ASYLUM_APPLICATION, "")
+
+
+async def on_application(registered: AsylumApplicationRegistered, ctx: Ctx) -> None:
+    person = await _admit(
+        ctx,
+        registered.v_nummer,
+        "",
+        registered.family_with_children,
+        registered.unaccompanied_minor,
+    )
+    if person.state == ENDED:
+        return
+    await _set(
+        ctx,
+        registered.v_nummer,
+        family=registered.family_with_children,
+        unaccompanied=registered.unaccompanied_minor,
+        applied=True,
+    )
+    kind = procedure_location(
+        registered.procedure, registered.unaccompanied_minor, registered.family_with_children
+    )
+    await _place(ctx, registered.v_nummer, kind, "asylum procedure")
+    if person.early_decision is not None:
+        await _set(ctx, registered.v_nummer, early_decision=None)
+        await on_decision(AsylumDecision.FromString(person.early_decision), ctx)
+    if kind == L.LOCATION_TYPE_PROCESS_RECEPTION:
+        days = reception_settings().process_reception_days
+        await ctx.schedule(TO_AZC, registered.v_nummer, ctx.clock.now() + timedelta(days=days), b"")
+
+
+async def _decided(
+    ctx: Ctx,
+    v_nummer: str,
+    outcome: DecisionOutcome.ValueType,
+    return_decision: bool,
+    decided_at: Timestamp,
+) -> None:
+    cfg = reception_settings()
+    person = await _resident(ctx, v_nummer)
+    if person is None or person.state in (ENDED, KNOWN):
+        return
+    planted = load_fixtures(cfg.fixtures).find(v_nummer, person.partner_reference)
+    if planted is not None and planted.misses_reports == "decision":
+        await _set(ctx, v_nummer, mob_after=person.reports_made)
+    granted = is_granted(outcome)
+    current = L.Value(person.location_type) if person.location_type else L.LOCATION_TYPE_UNSPECIFIED
+    cooperates = (
+        planted.cooperates
+        if planted is not None and planted.cooperates is not None
+        else ctx.rng("vbl", v_nummer).random() < cfg.vbl_share
+    )
+    kind = after_decision_location(current, granted, person.unaccompanied, cooperates)
+    now = ctx.clock.now()
+    # Periods run from the decision, even when it reaches COA late.
+    if decided_at.seconds:
+        now = min(now, from_timestamp(decided_at))
+    if granted:
+        town = municipality(
+            ctx.rng("municipality", v_nummer), load_municipalities(cfg.municipalities_file)
+        )
+        await ctx.schedule(
+            HOUSING, v_nummer, now + timedelta(days=town.wait_days), town.name.encode()
+        )
+        if kind != current:
+            await _place(ctx, v_nummer, kind, "permit granted: waits for a home")
+        return
+    if outcome == DecisionOutcome.DECISION_OUTCOME_DUBLIN_TRANSFER or not return_decision:
+        return  # housed until DTenV reports the transfer or departure
+    if current in (L.LOCATION_TYPE_BORDER_DETENTION, L.LOCATION_TYPE_CLOSED_FAMILY_FACILITY):
+        return  # the return border procedure: held until DTenV reports the end
+    due = now + timedelta(days=limits().departure_period_days)
+    await ctx.watch(
+        RECEPTION_END, v_nummer, due + GRACE, started_at=now, detail="4 weeks after the rejection"
+    )
+    await ctx.schedule(END, v_nummer, due, b"")
+    if kind != current:
+        await _place(ctx, v_nummer, kind, "rejected: cooperates with departure")
 
 
 async def on_decision(decision: AsylumDecision, ctx: Ctx) -> None:
-    if is_granted(decision.outcome):
-        await ctx.schedule(HOUSING, decision.v_nummer, ctx.clock.now() + HOUSING_WAIT, b"")
-    # Otherwise reception lasts until DTenV reports the departure or transfer.
+    person = await _resident(ctx, decision.v_nummer)
+    if person is None or (person.state != ENDED and not person.applied):
+        # The decision overtook the registration: keep it for the placement.
+        await _admit(ctx, decision.v_nummer, "", False, False)
+        await _set(ctx, decision.v_nummer, early_decision=decision.SerializeToString())
+        return
+    if decision.suspensive_appeal_pending and not is_granted(decision.outcome):
+        return  # wait for the court (AppealDecided)
+    await _decided(
+        ctx, decision.v_nummer, decision.outcome, decision.return_decision, decision.decided_at
+    )
+
+
+async def on_appeal(appeal: AppealDecided, ctx: Ctx) -> None:
+    if appeal.appeal_outcome == AppealOutcome.APPEAL_OUTCOME_DISMISSED:
+        await _decided(
+            ctx, appeal.v_nummer, appeal.outcome_in_force, appeal.return_decision, appeal.decided_at
+        )
+
+
+async def on_report(timer: Timer, ctx: Ctx) -> None:
+    """The report due now: made (the duty is met, the next one is watched), or missed
+    (an event; the limit in a row means MOB: reception ends and DTenV hears of it)."""
+    cfg = reception_settings()
+    person = await _resident(ctx, timer.v_nummer)
+    if person is None or person.state == ENDED or person.report_due is None:
+        return
+    count = person.reports_made + person.missed_in_a_row
+    stopped = person.mob_after is not None and person.reports_made >= person.mob_after
+    made = not stopped and reports(ctx.rng("report", timer.v_nummer, count), cfg.miss_share)
+    interval = reporting_interval_days(
+        L.Value(person.location_type), person.family, cfg.reporting_days, cfg.family_reporting_days
+    )
+    if made:
+        await ctx.meet(REPORTING, timer.v_nummer)
+        await _set(ctx, timer.v_nummer, reports_made=person.reports_made + 1, missed_in_a_row=0)
+        await _start_reporting(ctx, timer.v_nummer, interval)
+        return
+    missed = person.missed_in_a_row + 1
+    await _set(ctx, timer.v_nummer, missed_in_a_row=missed)
+    ctx.publish(
+        ReportMissed(
+            v_nummer=timer.v_nummer,
+            location=person.location or "",
+            due_at=timestamp(timer.due_at),
+            missed_in_a_row=missed,
+            limit=cfg.missed_reports_limit,
+        ),
+        key=timer.v_nummer,
+    )
+    if is_mob(missed, cfg.missed_reports_limit):
+        await _end(
+            ctx,
+            timer.v_nummer,
+            R.RECEPTION_END_REASON_ABSCONDED,
+            f"MOB: {missed} reports missed in a row",
+        )
+    else:
+        await _start_reporting(ctx, timer.v_nummer, interval)
+
+
+async def on_end(timer: Timer, ctx: Ctx) -> None:
+    """Four weeks after the rejection reception ends, whatever DTenV has done by then."""
+    if await _end(
+        ctx,
+        timer.v_nummer,
+        R.RECEPTION_END_REASON_DEPARTURE_PERIOD_ENDED,
+        "4 weeks after the rejection",
+    ):
+        await ctx.meet(RECEPTION_END, timer.v_nummer)
 
 
 async def on_housing(timer: Timer, ctx: Ctx) -> None:
-    if await _end(timer.v_nummer, Outcome.OUTCOME_HOUSED, ctx):
+    town = timer.payload.decode()
+    if await _end(
+        ctx, timer.v_nummer, R.RECEPTION_END_REASON_HOUSED_IN_MUNICIPALITY, f"housed in {town}"
+    ):
         ctx.publish(
             CaseOutcome(
                 v_nummer=timer.v_nummer,
                 outcome=Outcome.OUTCOME_HOUSED,
                 decided_by=Partner.PARTNER_COA,
                 at=timestamp(ctx.clock.now()),
+                detail=f"housed in {town}",
             ),
             key=timer.v_nummer,
         )
 
 
+async def on_to_azc(timer: Timer, ctx: Ctx) -> None:
+    """After process reception the procedure continues from an azc."""
+    person = await _resident(ctx, timer.v_nummer)
+    process = L.Name(L.LOCATION_TYPE_PROCESS_RECEPTION)
+    if person is not None and process in (person.location_type, person.needed_type):
+        await _place(ctx, timer.v_nummer, L.LOCATION_TYPE_REGULAR_CENTRE, "procedure continues")
+
+
 async def on_outcome(outcome: CaseOutcome, ctx: Ctx) -> None:
     if outcome.decided_by != Partner.PARTNER_COA:
-        await _end(outcome.v_nummer, outcome.outcome, ctx)
-
-
-async def _end(v_nummer: str, outcome: Outcome.ValueType, ctx: Ctx) -> bool:
-    """End reception once; True when this call ended it."""
-    reason = end_reason(outcome)
-    now = ctx.clock.now()
-    state = (
-        await ctx.uow.conn.execute(
-            select(placements.c.state).where(placements.c.v_nummer == v_nummer)
-        )
-    ).scalar_one_or_none()
-    if state == ENDED:
-        return False
-    values = {
-        "state": ENDED,
-        "ended_at": now.timestamp(),
-        "end_reason": ReceptionEndReason.Name(reason),
-    }
-    if state is None:
-        # Never placed (no asylum application): remember, so a late placement is skipped.
-        await ctx.uow.conn.execute(insert(placements).values(v_nummer=v_nummer, **values))
-        return outcome == Outcome.OUTCOME_HOUSED
-    await ctx.uow.conn.execute(
-        update(placements).where(placements.c.v_nummer == v_nummer).values(**values)
-    )
-    ctx.publish(
-        ReceptionEnded(v_nummer=v_nummer, reason=reason, ended_at=timestamp(now)),
-        key=v_nummer,
-    )
-    return True
+        await _end(ctx, outcome.v_nummer, end_reason(outcome.outcome), outcome.detail)
 
 
 SPEC = ServiceSpec(
@@ -130,9 +632,18 @@ SPEC = ServiceSpec(
     stage="reception",
     metadata=metadata,
     handlers={
-        AsylumApplicationRegistered: on_registered,
+        PersonRegistered: on_registered,
+        ScreeningCompleted: on_screened,
+        AsylumApplicationRegistered: on_application,
         AsylumDecision: on_decision,
+        AppealDecided: on_appeal,
         CaseOutcome: on_outcome,
     },
-    timers={HOUSING: on_housing},
+    timers={
+        REPORT: on_report,
+        END: on_end,
+        HOUSING: on_housing,
+        TO_AZC: on_to_azc,
+    },
+    on_start=[sync_locations],
 )

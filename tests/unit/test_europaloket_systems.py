@@ -409,6 +409,20 @@ def test_a_return_alert_is_then_found_in_sis_and_its_period_end_recorded() -> No
     assert "departure period has ended" in later.action
 
 
+def test_a_deleted_return_alert_is_no_longer_found() -> None:
+    pop = population()
+    _, record = stored(write_request(CheckOperation.CHECK_OPERATION_CREATE_RETURN_ALERT), pop)
+    gone, deletion = stored(
+        write_request(CheckOperation.CHECK_OPERATION_DELETE_RETURN_ALERT), pop, (record,)
+    )
+    assert gone.status == RECORDED and gone.recorded_reference == record.reference
+    assert query(S.EU_SYSTEM_SIS, subject(1), RETURN, pop, (record, deletion)).status == NO_HIT
+    again, _ = do(
+        write_request(CheckOperation.CHECK_OPERATION_DELETE_RETURN_ALERT), pop, (record, deletion)
+    )
+    assert again.status == NOT_APPLICABLE
+
+
 def test_the_end_of_a_departure_period_needs_a_return_alert() -> None:
     reply, record = do(
         write_request(CheckOperation.CHECK_OPERATION_RECORD_DEPARTURE_PERIOD_END), population()

@@ -62,6 +62,8 @@ class _CheckOperationEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CheckO
     """SIS: the voluntary departure period ended."""
     CHECK_OPERATION_RECORD_EXIT: _CheckOperation.ValueType  # 5
     """EES: the person left the Schengen area."""
+    CHECK_OPERATION_DELETE_RETURN_ALERT: _CheckOperation.ValueType  # 6
+    """SIS: delete the return alert (the person left)."""
 
 class CheckOperation(_CheckOperation, metaclass=_CheckOperationEnumTypeWrapper):
     """What the partner asks the system to do. Unspecified means QUERY."""
@@ -77,6 +79,8 @@ CHECK_OPERATION_RECORD_DEPARTURE_PERIOD_END: CheckOperation.ValueType  # 4
 """SIS: the voluntary departure period ended."""
 CHECK_OPERATION_RECORD_EXIT: CheckOperation.ValueType  # 5
 """EES: the person left the Schengen area."""
+CHECK_OPERATION_DELETE_RETURN_ALERT: CheckOperation.ValueType  # 6
+"""SIS: delete the return alert (the person left)."""
 Global___CheckOperation: _TypeAlias = CheckOperation  # noqa: Y015
 
 class _EurodacCategory:

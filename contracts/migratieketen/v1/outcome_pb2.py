@@ -26,15 +26,15 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from migratieketen.v1 import common_pb2 as migratieketen_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emigratieketen/v1/outcome.proto\x12\x10migratieketen.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmigratieketen/v1/common.proto\"\xc4\x01\n\x0b\x43\x61seOutcome\x12\x10\n\x08v_nummer\x18\x01 \x01(\t\x12*\n\x07outcome\x18\x02 \x01(\x0e\x32\x19.migratieketen.v1.Outcome\x12-\n\ndecided_by\x18\x03 \x01(\x0e\x32\x19.migratieketen.v1.Partner\x12&\n\x02\x61t\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12 \n\x18\x64\x65stination_member_state\x18\x05 \x01(\t*\xba\x01\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x12\n\x0eOUTCOME_HOUSED\x10\x01\x12\x1e\n\x1aOUTCOME_DEPARTED_VOLUNTARY\x10\x02\x12\x1b\n\x17OUTCOME_DEPARTED_FORCED\x10\x03\x12\x17\n\x13OUTCOME_TRANSFERRED\x10\x04\x12\x15\n\x11OUTCOME_ABSCONDED\x10\x05\x12\x15\n\x11OUTCOME_RELOCATED\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emigratieketen/v1/outcome.proto\x12\x10migratieketen.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmigratieketen/v1/common.proto\"\xf9\x01\n\x0b\x43\x61seOutcome\x12\x10\n\x08v_nummer\x18\x01 \x01(\t\x12*\n\x07outcome\x18\x02 \x01(\x0e\x32\x19.migratieketen.v1.Outcome\x12-\n\ndecided_by\x18\x03 \x01(\x0e\x32\x19.migratieketen.v1.Partner\x12&\n\x02\x61t\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12 \n\x18\x64\x65stination_member_state\x18\x05 \x01(\t\x12\x11\n\tentry_ban\x18\x06 \x01(\x08\x12\x10\n\x08\x64\x65tained\x18\x07 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x08 \x01(\t*\xd5\x01\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x12\n\x0eOUTCOME_HOUSED\x10\x01\x12\x1e\n\x1aOUTCOME_DEPARTED_VOLUNTARY\x10\x02\x12\x1b\n\x17OUTCOME_DEPARTED_FORCED\x10\x03\x12\x17\n\x13OUTCOME_TRANSFERRED\x10\x04\x12\x15\n\x11OUTCOME_ABSCONDED\x10\x05\x12\x15\n\x11OUTCOME_RELOCATED\x10\x06\x12\x19\n\x15OUTCOME_NOT_REMOVABLE\x10\x07\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'migratieketen.v1.outcome_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_OUTCOME']._serialized_start=316
-  _globals['_OUTCOME']._serialized_end=502
+  _globals['_OUTCOME']._serialized_start=369
+  _globals['_OUTCOME']._serialized_end=582
   _globals['_CASEOUTCOME']._serialized_start=117
-  _globals['_CASEOUTCOME']._serialized_end=313
+  _globals['_CASEOUTCOME']._serialized_end=366
 # @@protoc_insertion_point(module_scope)

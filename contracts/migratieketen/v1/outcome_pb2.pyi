@@ -36,6 +36,8 @@ class _OutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Outcome.Value
     """Left for an unknown destination (MOB)."""
     OUTCOME_RELOCATED: _Outcome.ValueType  # 6
     """Relocated to a member state under the solidarity mechanism."""
+    OUTCOME_NOT_REMOVABLE: _Outcome.ValueType  # 7
+    """Must leave but cannot be removed; released."""
 
 class Outcome(_Outcome, metaclass=_OutcomeEnumTypeWrapper): ...
 
@@ -50,6 +52,8 @@ OUTCOME_ABSCONDED: Outcome.ValueType  # 5
 """Left for an unknown destination (MOB)."""
 OUTCOME_RELOCATED: Outcome.ValueType  # 6
 """Relocated to a member state under the solidarity mechanism."""
+OUTCOME_NOT_REMOVABLE: Outcome.ValueType  # 7
+"""Must leave but cannot be removed; released."""
 Global___Outcome: _TypeAlias = Outcome  # noqa: Y015
 
 @_typing.final
@@ -61,11 +65,22 @@ class CaseOutcome(_message.Message):
     DECIDED_BY_FIELD_NUMBER: _builtins.int
     AT_FIELD_NUMBER: _builtins.int
     DESTINATION_MEMBER_STATE_FIELD_NUMBER: _builtins.int
+    ENTRY_BAN_FIELD_NUMBER: _builtins.int
+    DETAINED_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
     v_nummer: _builtins.str
     outcome: Global___Outcome.ValueType
     decided_by: _common_pb2.Partner.ValueType
     destination_member_state: _builtins.str
     """For transfers and relocations (ISO alpha-2)."""
+    entry_ban: _builtins.bool
+    """An entry ban attached to the return decision (Return Directive Art. 11: no
+    departure period granted, or the obligation to return not complied with).
+    """
+    detained: _builtins.bool
+    """DTenV held the person in detention (DJI) before removal."""
+    detail: _builtins.str
+    """e.g. "return border procedure", "planted"."""
     @_builtins.property
     def at(self) -> _timestamp_pb2.Timestamp:
         """Simulated chain time."""
@@ -78,10 +93,13 @@ class CaseOutcome(_message.Message):
         decided_by: _common_pb2.Partner.ValueType = ...,
         at: _timestamp_pb2.Timestamp | None = ...,
         destination_member_state: _builtins.str = ...,
+        entry_ban: _builtins.bool = ...,
+        detained: _builtins.bool = ...,
+        detail: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "decided_by", b"decided_by", "destination_member_state", b"destination_member_state", "outcome", b"outcome", "v_nummer", b"v_nummer"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "decided_by", b"decided_by", "destination_member_state", b"destination_member_state", "detail", b"detail", "detained", b"detained", "entry_ban", b"entry_ban", "outcome", b"outcome", "v_nummer", b"v_nummer"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

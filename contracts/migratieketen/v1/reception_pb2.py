@@ -25,19 +25,27 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n migratieketen/v1/reception.proto\x12\x10migratieketen.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbf\x01\n\x12ReceptionPlacement\x12\x10\n\x08v_nummer\x18\x01 \x01(\t\x12\x35\n\rlocation_type\x18\x02 \x01(\x0e\x32\x1e.migratieketen.v1.LocationType\x12\x10\n\x08location\x18\x03 \x01(\t\x12-\n\tplaced_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1f\n\x17reporting_interval_days\x18\x05 \x01(\x05\"\x86\x01\n\x0eReceptionEnded\x12\x10\n\x08v_nummer\x18\x01 \x01(\t\x12\x34\n\x06reason\x18\x02 \x01(\x0e\x32$.migratieketen.v1.ReceptionEndReason\x12,\n\x08\x65nded_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xa5\x02\n\x0cLocationType\x12\x1d\n\x19LOCATION_TYPE_UNSPECIFIED\x10\x00\x12#\n\x1fLOCATION_TYPE_CENTRAL_RECEPTION\x10\x01\x12#\n\x1fLOCATION_TYPE_PROCESS_RECEPTION\x10\x02\x12 \n\x1cLOCATION_TYPE_REGULAR_CENTRE\x10\x03\x12\x1e\n\x1aLOCATION_TYPE_UAM_LOCATION\x10\x04\x12\x1c\n\x18LOCATION_TYPE_FAST_TRACK\x10\x05\x12(\n$LOCATION_TYPE_CLOSED_FAMILY_FACILITY\x10\x06\x12\"\n\x1eLOCATION_TYPE_BORDER_DETENTION\x10\x07*\xad\x02\n\x12ReceptionEndReason\x12$\n RECEPTION_END_REASON_UNSPECIFIED\x10\x00\x12/\n+RECEPTION_END_REASON_HOUSED_IN_MUNICIPALITY\x10\x01\x12!\n\x1dRECEPTION_END_REASON_DEPARTED\x10\x02\x12$\n RECEPTION_END_REASON_TRANSFERRED\x10\x03\x12\"\n\x1eRECEPTION_END_REASON_ABSCONDED\x10\x04\x12/\n+RECEPTION_END_REASON_DEPARTURE_PERIOD_ENDED\x10\x05\x12\"\n\x1eRECEPTION_END_REASON_RELOCATED\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n migratieketen/v1/reception.proto\x12\x10migratieketen.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfb\x02\n\x12ReceptionPlacement\x12\x10\n\x08v_nummer\x18\x01 \x01(\t\x12\x35\n\rlocation_type\x18\x02 \x01(\x0e\x32\x1e.migratieketen.v1.LocationType\x12\x10\n\x08location\x18\x03 \x01(\t\x12-\n\tplaced_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1f\n\x17reporting_interval_days\x18\x05 \x01(\x05\x12\x19\n\x11previous_location\x18\x06 \x01(\t\x12>\n\x16previous_location_type\x18\x07 \x01(\x0e\x32\x1e.migratieketen.v1.LocationType\x12\x0e\n\x06reason\x18\x08 \x01(\t\x12*\n\x04step\x18\t \x01(\x0e\x32\x1c.migratieketen.v1.LadderStep\x12\x11\n\toccupancy\x18\n \x01(\x05\x12\x10\n\x08\x63\x61pacity\x18\x0b \x01(\x05\"\xdf\x01\n\x0eReceptionEnded\x12\x10\n\x08v_nummer\x18\x01 \x01(\t\x12\x34\n\x06reason\x18\x02 \x01(\x0e\x32$.migratieketen.v1.ReceptionEndReason\x12,\n\x08\x65nded_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08location\x18\x04 \x01(\t\x12\x35\n\rlocation_type\x18\x05 \x01(\x0e\x32\x1e.migratieketen.v1.LocationType\x12\x0e\n\x06\x64\x65tail\x18\x06 \x01(\t\"\x9e\x02\n\rLadderChanged\x12*\n\x04step\x18\x01 \x01(\x0e\x32\x1c.migratieketen.v1.LadderStep\x12\x33\n\rprevious_step\x18\x02 \x01(\x0e\x32\x1c.migratieketen.v1.LadderStep\x12\x11\n\toccupancy\x18\x03 \x01(\x05\x12\x10\n\x08\x63\x61pacity\x18\x04 \x01(\x05\x12\x19\n\x11previous_capacity\x18\x05 \x01(\x05\x12\r\n\x05\x63\x61use\x18\x06 \x01(\t\x12&\n\x02\x61t\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\rlocation_type\x18\x08 \x01(\x0e\x32\x1e.migratieketen.v1.LocationType\"\xdb\x01\n\x07NoPlace\x12\x10\n\x08v_nummer\x18\x01 \x01(\t\x12\x35\n\rlocation_type\x18\x02 \x01(\x0e\x32\x1e.migratieketen.v1.LocationType\x12*\n\x04step\x18\x03 \x01(\x0e\x32\x1c.migratieketen.v1.LadderStep\x12\x11\n\toccupancy\x18\x04 \x01(\x05\x12\x10\n\x08\x63\x61pacity\x18\x05 \x01(\x05\x12&\n\x02\x61t\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x07 \x01(\t\"\x86\x01\n\x0cReportMissed\x12\x10\n\x08v_nummer\x18\x01 \x01(\t\x12\x10\n\x08location\x18\x02 \x01(\t\x12*\n\x06\x64ue_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fmissed_in_a_row\x18\x04 \x01(\x05\x12\r\n\x05limit\x18\x05 \x01(\x05*\xcc\x02\n\x0cLocationType\x12\x1d\n\x19LOCATION_TYPE_UNSPECIFIED\x10\x00\x12#\n\x1fLOCATION_TYPE_CENTRAL_RECEPTION\x10\x01\x12#\n\x1fLOCATION_TYPE_PROCESS_RECEPTION\x10\x02\x12 \n\x1cLOCATION_TYPE_REGULAR_CENTRE\x10\x03\x12\x1e\n\x1aLOCATION_TYPE_UAM_LOCATION\x10\x04\x12\x1c\n\x18LOCATION_TYPE_FAST_TRACK\x10\x05\x12(\n$LOCATION_TYPE_CLOSED_FAMILY_FACILITY\x10\x06\x12\"\n\x1eLOCATION_TYPE_BORDER_DETENTION\x10\x07\x12%\n!LOCATION_TYPE_FREEDOM_RESTRICTING\x10\x08*\xd7\x01\n\nLadderStep\x12\x1b\n\x17LADDER_STEP_UNSPECIFIED\x10\x00\x12\x17\n\x13LADDER_STEP_REGULAR\x10\x01\x12 \n\x1cLADDER_STEP_RAISED_OCCUPANCY\x10\x02\x12 \n\x1cLADDER_STEP_RESERVE_CAPACITY\x10\x03\x12#\n\x1fLADDER_STEP_EMERGENCY_RECEPTION\x10\x04\x12*\n&LADDER_STEP_CRISIS_EMERGENCY_RECEPTION\x10\x05*\x85\x03\n\x12ReceptionEndReason\x12$\n RECEPTION_END_REASON_UNSPECIFIED\x10\x00\x12/\n+RECEPTION_END_REASON_HOUSED_IN_MUNICIPALITY\x10\x01\x12!\n\x1dRECEPTION_END_REASON_DEPARTED\x10\x02\x12$\n RECEPTION_END_REASON_TRANSFERRED\x10\x03\x12\"\n\x1eRECEPTION_END_REASON_ABSCONDED\x10\x04\x12/\n+RECEPTION_END_REASON_DEPARTURE_PERIOD_ENDED\x10\x05\x12\"\n\x1eRECEPTION_END_REASON_RELOCATED\x10\x06\x12.\n*RECEPTION_END_REASON_NO_ASYLUM_APPLICATION\x10\x07\x12&\n\"RECEPTION_END_REASON_NOT_REMOVABLE\x10\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'migratieketen.v1.reception_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LOCATIONTYPE']._serialized_start=419
-  _globals['_LOCATIONTYPE']._serialized_end=712
-  _globals['_RECEPTIONENDREASON']._serialized_start=715
-  _globals['_RECEPTIONENDREASON']._serialized_end=1016
+  _globals['_LOCATIONTYPE']._serialized_start=1344
+  _globals['_LOCATIONTYPE']._serialized_end=1676
+  _globals['_LADDERSTEP']._serialized_start=1679
+  _globals['_LADDERSTEP']._serialized_end=1894
+  _globals['_RECEPTIONENDREASON']._serialized_start=1897
+  _globals['_RECEPTIONENDREASON']._serialized_end=2286
   _globals['_RECEPTIONPLACEMENT']._serialized_start=88
-  _globals['_RECEPTIONPLACEMENT']._serialized_end=279
-  _globals['_RECEPTIONENDED']._serialized_start=282
-  _globals['_RECEPTIONENDED']._serialized_end=416
+  _globals['_RECEPTIONPLACEMENT']._serialized_end=467
+  _globals['_RECEPTIONENDED']._serialized_start=470
+  _globals['_RECEPTIONENDED']._serialized_end=693
+  _globals['_LADDERCHANGED']._serialized_start=696
+  _globals['_LADDERCHANGED']._serialized_end=982
+  _globals['_NOPLACE']._serialized_start=985
+  _globals['_NOPLACE']._serialized_end=1204
+  _globals['_REPORTMISSED']._serialized_start=1207
+  _globals['_REPORTMISSED']._serialized_end=1341
 # @@protoc_insertion_point(module_scope)

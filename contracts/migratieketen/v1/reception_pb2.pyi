@@ -40,6 +40,8 @@ class _LocationTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Location
     """Zeist."""
     LOCATION_TYPE_BORDER_DETENTION: _LocationType.ValueType  # 7
     """Schiphol (DJI)."""
+    LOCATION_TYPE_FREEDOM_RESTRICTING: _LocationType.ValueType  # 8
+    """VBL: rejected, cooperating with departure."""
 
 class LocationType(_LocationType, metaclass=_LocationTypeEnumTypeWrapper): ...
 
@@ -57,7 +59,45 @@ LOCATION_TYPE_CLOSED_FAMILY_FACILITY: LocationType.ValueType  # 6
 """Zeist."""
 LOCATION_TYPE_BORDER_DETENTION: LocationType.ValueType  # 7
 """Schiphol (DJI)."""
+LOCATION_TYPE_FREEDOM_RESTRICTING: LocationType.ValueType  # 8
+"""VBL: rejected, cooperating with departure."""
 Global___LocationType: _TypeAlias = LocationType  # noqa: Y015
+
+class _LadderStep:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _LadderStepEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LadderStep.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    LADDER_STEP_UNSPECIFIED: _LadderStep.ValueType  # 0
+    LADDER_STEP_REGULAR: _LadderStep.ValueType  # 1
+    """Regular capacity only."""
+    LADDER_STEP_RAISED_OCCUPANCY: _LadderStep.ValueType  # 2
+    """Occupancy of existing locations raised."""
+    LADDER_STEP_RESERVE_CAPACITY: _LadderStep.ValueType  # 3
+    """Reserve capacity opened."""
+    LADDER_STEP_EMERGENCY_RECEPTION: _LadderStep.ValueType  # 4
+    """Emergency reception (noodopvang) opened."""
+    LADDER_STEP_CRISIS_EMERGENCY_RECEPTION: _LadderStep.ValueType  # 5
+    """Crisis emergency reception opened."""
+
+class LadderStep(_LadderStep, metaclass=_LadderStepEnumTypeWrapper):
+    """The agreed scaling ladder ("Handelingsperspectief op- en afschalen"): up step by
+    step when demand rises, down in reverse order when it falls.
+    """
+
+LADDER_STEP_UNSPECIFIED: LadderStep.ValueType  # 0
+LADDER_STEP_REGULAR: LadderStep.ValueType  # 1
+"""Regular capacity only."""
+LADDER_STEP_RAISED_OCCUPANCY: LadderStep.ValueType  # 2
+"""Occupancy of existing locations raised."""
+LADDER_STEP_RESERVE_CAPACITY: LadderStep.ValueType  # 3
+"""Reserve capacity opened."""
+LADDER_STEP_EMERGENCY_RECEPTION: LadderStep.ValueType  # 4
+"""Emergency reception (noodopvang) opened."""
+LADDER_STEP_CRISIS_EMERGENCY_RECEPTION: LadderStep.ValueType  # 5
+"""Crisis emergency reception opened."""
+Global___LadderStep: _TypeAlias = LadderStep  # noqa: Y015
 
 class _ReceptionEndReason:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -72,6 +112,10 @@ class _ReceptionEndReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Re
     RECEPTION_END_REASON_ABSCONDED: _ReceptionEndReason.ValueType  # 4
     RECEPTION_END_REASON_DEPARTURE_PERIOD_ENDED: _ReceptionEndReason.ValueType  # 5
     RECEPTION_END_REASON_RELOCATED: _ReceptionEndReason.ValueType  # 6
+    RECEPTION_END_REASON_NO_ASYLUM_APPLICATION: _ReceptionEndReason.ValueType  # 7
+    """Screening referred to return."""
+    RECEPTION_END_REASON_NOT_REMOVABLE: _ReceptionEndReason.ValueType  # 8
+    """DTenV: not removable, released."""
 
 class ReceptionEndReason(_ReceptionEndReason, metaclass=_ReceptionEndReasonEnumTypeWrapper): ...
 
@@ -82,6 +126,10 @@ RECEPTION_END_REASON_TRANSFERRED: ReceptionEndReason.ValueType  # 3
 RECEPTION_END_REASON_ABSCONDED: ReceptionEndReason.ValueType  # 4
 RECEPTION_END_REASON_DEPARTURE_PERIOD_ENDED: ReceptionEndReason.ValueType  # 5
 RECEPTION_END_REASON_RELOCATED: ReceptionEndReason.ValueType  # 6
+RECEPTION_END_REASON_NO_ASYLUM_APPLICATION: ReceptionEndReason.ValueType  # 7
+"""Screening referred to return."""
+RECEPTION_END_REASON_NOT_REMOVABLE: ReceptionEndReason.ValueType  # 8
+"""DTenV: not removable, released."""
 Global___ReceptionEndReason: _TypeAlias = ReceptionEndReason  # noqa: Y015
 
 @_typing.final
@@ -93,11 +141,28 @@ class ReceptionPlacement(_message.Message):
     LOCATION_FIELD_NUMBER: _builtins.int
     PLACED_AT_FIELD_NUMBER: _builtins.int
     REPORTING_INTERVAL_DAYS_FIELD_NUMBER: _builtins.int
+    PREVIOUS_LOCATION_FIELD_NUMBER: _builtins.int
+    PREVIOUS_LOCATION_TYPE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    STEP_FIELD_NUMBER: _builtins.int
+    OCCUPANCY_FIELD_NUMBER: _builtins.int
+    CAPACITY_FIELD_NUMBER: _builtins.int
     v_nummer: _builtins.str
     location_type: Global___LocationType.ValueType
     location: _builtins.str
     reporting_interval_days: _builtins.int
     """Reporting duty (meldplicht) interval in days: 7 weekly, 1 in family locations."""
+    previous_location: _builtins.str
+    """A move: where the person was before (empty for the first placement)."""
+    previous_location_type: Global___LocationType.ValueType
+    reason: _builtins.str
+    """Why: "arrival", "asylum procedure", "permit granted", ..."""
+    step: Global___LadderStep.ValueType
+    """The ladder step when placed."""
+    occupancy: _builtins.int
+    """The location's occupancy with this person."""
+    capacity: _builtins.int
+    """The location's capacity at this step."""
     @_builtins.property
     def placed_at(self) -> _timestamp_pb2.Timestamp:
         """Simulated chain time."""
@@ -110,10 +175,16 @@ class ReceptionPlacement(_message.Message):
         location: _builtins.str = ...,
         placed_at: _timestamp_pb2.Timestamp | None = ...,
         reporting_interval_days: _builtins.int = ...,
+        previous_location: _builtins.str = ...,
+        previous_location_type: Global___LocationType.ValueType = ...,
+        reason: _builtins.str = ...,
+        step: Global___LadderStep.ValueType = ...,
+        occupancy: _builtins.int = ...,
+        capacity: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["placed_at", b"placed_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["location", b"location", "location_type", b"location_type", "placed_at", b"placed_at", "reporting_interval_days", b"reporting_interval_days", "v_nummer", b"v_nummer"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capacity", b"capacity", "location", b"location", "location_type", b"location_type", "occupancy", b"occupancy", "placed_at", b"placed_at", "previous_location", b"previous_location", "previous_location_type", b"previous_location_type", "reason", b"reason", "reporting_interval_days", b"reporting_interval_days", "step", b"step", "v_nummer", b"v_nummer"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -126,8 +197,16 @@ class ReceptionEnded(_message.Message):
     V_NUMMER_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     ENDED_AT_FIELD_NUMBER: _builtins.int
+    LOCATION_FIELD_NUMBER: _builtins.int
+    LOCATION_TYPE_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
     v_nummer: _builtins.str
     reason: Global___ReceptionEndReason.ValueType
+    location: _builtins.str
+    """The place it ended in (empty when never placed)."""
+    location_type: Global___LocationType.ValueType
+    detail: _builtins.str
+    """e.g. "3 reports missed", "4 weeks after the decision"."""
     @_builtins.property
     def ended_at(self) -> _timestamp_pb2.Timestamp:
         """Simulated chain time."""
@@ -138,11 +217,151 @@ class ReceptionEnded(_message.Message):
         v_nummer: _builtins.str = ...,
         reason: Global___ReceptionEndReason.ValueType = ...,
         ended_at: _timestamp_pb2.Timestamp | None = ...,
+        location: _builtins.str = ...,
+        location_type: Global___LocationType.ValueType = ...,
+        detail: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["ended_at", b"ended_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ended_at", b"ended_at", "reason", b"reason", "v_nummer", b"v_nummer"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "ended_at", b"ended_at", "location", b"location", "location_type", b"location_type", "reason", b"reason", "v_nummer", b"v_nummer"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReceptionEnded: _TypeAlias = ReceptionEnded  # noqa: Y015
+
+@_typing.final
+class LadderChanged(_message.Message):
+    """COA moved one step on the ladder. Topic reception.ladder-changed.v1, keyed by "coa"."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STEP_FIELD_NUMBER: _builtins.int
+    PREVIOUS_STEP_FIELD_NUMBER: _builtins.int
+    OCCUPANCY_FIELD_NUMBER: _builtins.int
+    CAPACITY_FIELD_NUMBER: _builtins.int
+    PREVIOUS_CAPACITY_FIELD_NUMBER: _builtins.int
+    CAUSE_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    LOCATION_TYPE_FIELD_NUMBER: _builtins.int
+    step: Global___LadderStep.ValueType
+    previous_step: Global___LadderStep.ValueType
+    occupancy: _builtins.int
+    """People in reception when the step was taken."""
+    capacity: _builtins.int
+    """Places at the new step."""
+    previous_capacity: _builtins.int
+    """Places at the previous step."""
+    cause: _builtins.str
+    """e.g. "no free place of LOCATION_TYPE_REGULAR_CENTRE"."""
+    location_type: Global___LocationType.ValueType
+    """The type that had no room (going up)."""
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp:
+        """Simulated chain time."""
+
+    def __init__(
+        self,
+        *,
+        step: Global___LadderStep.ValueType = ...,
+        previous_step: Global___LadderStep.ValueType = ...,
+        occupancy: _builtins.int = ...,
+        capacity: _builtins.int = ...,
+        previous_capacity: _builtins.int = ...,
+        cause: _builtins.str = ...,
+        at: _timestamp_pb2.Timestamp | None = ...,
+        location_type: Global___LocationType.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "capacity", b"capacity", "cause", b"cause", "location_type", b"location_type", "occupancy", b"occupancy", "previous_capacity", b"previous_capacity", "previous_step", b"previous_step", "step", b"step"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LadderChanged: _TypeAlias = LadderChanged  # noqa: Y015
+
+@_typing.final
+class NoPlace(_message.Message):
+    """Even crisis emergency reception had no place of the type needed: the person is
+    recorded as without a place (Ter Apel, 2022) and placed as soon as one frees up.
+    Topic reception.no-place.v1, keyed by V-nummer.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    V_NUMMER_FIELD_NUMBER: _builtins.int
+    LOCATION_TYPE_FIELD_NUMBER: _builtins.int
+    STEP_FIELD_NUMBER: _builtins.int
+    OCCUPANCY_FIELD_NUMBER: _builtins.int
+    CAPACITY_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    v_nummer: _builtins.str
+    location_type: Global___LocationType.ValueType
+    """The type needed."""
+    step: Global___LadderStep.ValueType
+    occupancy: _builtins.int
+    """People in reception at that moment."""
+    capacity: _builtins.int
+    """Places at that step."""
+    reason: _builtins.str
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp:
+        """Simulated chain time."""
+
+    def __init__(
+        self,
+        *,
+        v_nummer: _builtins.str = ...,
+        location_type: Global___LocationType.ValueType = ...,
+        step: Global___LadderStep.ValueType = ...,
+        occupancy: _builtins.int = ...,
+        capacity: _builtins.int = ...,
+        at: _timestamp_pb2.Timestamp | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "capacity", b"capacity", "location_type", b"location_type", "occupancy", b"occupancy", "reason", b"reason", "step", b"step", "v_nummer", b"v_nummer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NoPlace: _TypeAlias = NoPlace  # noqa: Y015
+
+@_typing.final
+class ReportMissed(_message.Message):
+    """A resident did not report (meldplicht). Topic reception.report-missed.v1, keyed by
+    V-nummer.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    V_NUMMER_FIELD_NUMBER: _builtins.int
+    LOCATION_FIELD_NUMBER: _builtins.int
+    DUE_AT_FIELD_NUMBER: _builtins.int
+    MISSED_IN_A_ROW_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    v_nummer: _builtins.str
+    location: _builtins.str
+    missed_in_a_row: _builtins.int
+    limit: _builtins.int
+    """Missed in a row that mean MOB (left, destination unknown)."""
+    @_builtins.property
+    def due_at(self) -> _timestamp_pb2.Timestamp:
+        """When the report was due (simulated)."""
+
+    def __init__(
+        self,
+        *,
+        v_nummer: _builtins.str = ...,
+        location: _builtins.str = ...,
+        due_at: _timestamp_pb2.Timestamp | None = ...,
+        missed_in_a_row: _builtins.int = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at", "limit", b"limit", "location", b"location", "missed_in_a_row", b"missed_in_a_row", "v_nummer", b"v_nummer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReportMissed: _TypeAlias = ReportMissed  # noqa: Y015

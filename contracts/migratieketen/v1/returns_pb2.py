@@ -25,15 +25,21 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emigratieketen/v1/returns.proto\x12\x10migratieketen.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"l\n\x1aReturnBorderProcedureEnded\x12\x10\n\x08v_nummer\x18\x01 \x01(\t\x12,\n\x08\x65nded_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xbb\x01\n\x0fTransferExpired\x12\x10\n\x08v_nummer\x18\x01 \x01(\t\x12\x16\n\x0e\x61pplication_id\x18\x02 \x01(\t\x12\x14\n\x0cmember_state\x18\x03 \x01(\t\x12\x38\n\x14transfer_deadline_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpired_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emigratieketen/v1/returns.proto\x12\x10migratieketen.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"l\n\x1aReturnBorderProcedureEnded\x12\x10\n\x08v_nummer\x18\x01 \x01(\t\x12,\n\x08\x65nded_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xbb\x01\n\x0fTransferExpired\x12\x10\n\x08v_nummer\x18\x01 \x01(\t\x12\x16\n\x0e\x61pplication_id\x18\x02 \x01(\t\x12\x14\n\x0cmember_state\x18\x03 \x01(\t\x12\x38\n\x14transfer_deadline_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpired_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa8\x02\n\x10ReturnCaseOpened\x12\x10\n\x08v_nummer\x18\x01 \x01(\t\x12,\n\x05track\x18\x02 \x01(\x0e\x32\x1d.migratieketen.v1.ReturnTrack\x12\x0e\n\x06ground\x18\x03 \x01(\t\x12-\n\topened_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06\x64ue_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10procedure_due_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cmember_state\x18\x07 \x01(\t\x12\x1d\n\x15\x64\x65parture_period_days\x18\x08 \x01(\x05\"\x93\x01\n\x10\x44\x65tentionChanged\x12\x10\n\x08v_nummer\x18\x01 \x01(\t\x12\x10\n\x08\x64\x65tained\x18\x02 \x01(\x08\x12\x11\n\toccupancy\x18\x03 \x01(\x05\x12\x10\n\x08\x63\x61pacity\x18\x04 \x01(\x05\x12&\n\x02\x61t\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x06 \x01(\t*\xb0\x01\n\x0bReturnTrack\x12\x1c\n\x18RETURN_TRACK_UNSPECIFIED\x10\x00\x12\x1a\n\x16RETURN_TRACK_DEPARTURE\x10\x01\x12(\n$RETURN_TRACK_RETURN_BORDER_PROCEDURE\x10\x02\x12 \n\x1cRETURN_TRACK_DUBLIN_TRANSFER\x10\x03\x12\x1b\n\x17RETURN_TRACK_RELOCATION\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'migratieketen.v1.returns_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_RETURNTRACK']._serialized_start=835
+  _globals['_RETURNTRACK']._serialized_end=1011
   _globals['_RETURNBORDERPROCEDUREENDED']._serialized_start=85
   _globals['_RETURNBORDERPROCEDUREENDED']._serialized_end=193
   _globals['_TRANSFEREXPIRED']._serialized_start=196
   _globals['_TRANSFEREXPIRED']._serialized_end=383
+  _globals['_RETURNCASEOPENED']._serialized_start=386
+  _globals['_RETURNCASEOPENED']._serialized_end=682
+  _globals['_DETENTIONCHANGED']._serialized_start=685
+  _globals['_DETENTIONCHANGED']._serialized_end=832
 # @@protoc_insertion_point(module_scope)

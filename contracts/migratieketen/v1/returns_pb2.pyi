@@ -8,6 +8,7 @@ returns.border-procedure-ended.v1 and returns.transfer-expired.v1, keyed by V-nu
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -18,6 +19,36 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _ReturnTrack:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ReturnTrackEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ReturnTrack.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    RETURN_TRACK_UNSPECIFIED: _ReturnTrack.ValueType  # 0
+    RETURN_TRACK_DEPARTURE: _ReturnTrack.ValueType  # 1
+    """Return decision with a departure period (4 weeks)."""
+    RETURN_TRACK_RETURN_BORDER_PROCEDURE: _ReturnTrack.ValueType  # 2
+    """From border detention: <= 12 weeks, departure <= 15 days."""
+    RETURN_TRACK_DUBLIN_TRANSFER: _ReturnTrack.ValueType  # 3
+    """Transfer to the responsible member state."""
+    RETURN_TRACK_RELOCATION: _ReturnTrack.ValueType  # 4
+    """Relocation under the solidarity mechanism."""
+
+class ReturnTrack(_ReturnTrack, metaclass=_ReturnTrackEnumTypeWrapper):
+    """The way a return case goes."""
+
+RETURN_TRACK_UNSPECIFIED: ReturnTrack.ValueType  # 0
+RETURN_TRACK_DEPARTURE: ReturnTrack.ValueType  # 1
+"""Return decision with a departure period (4 weeks)."""
+RETURN_TRACK_RETURN_BORDER_PROCEDURE: ReturnTrack.ValueType  # 2
+"""From border detention: <= 12 weeks, departure <= 15 days."""
+RETURN_TRACK_DUBLIN_TRANSFER: ReturnTrack.ValueType  # 3
+"""Transfer to the responsible member state."""
+RETURN_TRACK_RELOCATION: ReturnTrack.ValueType  # 4
+"""Relocation under the solidarity mechanism."""
+Global___ReturnTrack: _TypeAlias = ReturnTrack  # noqa: Y015
 
 @_typing.final
 class ReturnBorderProcedureEnded(_message.Message):
@@ -90,3 +121,100 @@ class TransferExpired(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TransferExpired: _TypeAlias = TransferExpired  # noqa: Y015
+
+@_typing.final
+class ReturnCaseOpened(_message.Message):
+    """DTenV opened a return case. Topic returns.case-opened.v1, keyed by V-nummer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    V_NUMMER_FIELD_NUMBER: _builtins.int
+    TRACK_FIELD_NUMBER: _builtins.int
+    GROUND_FIELD_NUMBER: _builtins.int
+    OPENED_AT_FIELD_NUMBER: _builtins.int
+    DUE_AT_FIELD_NUMBER: _builtins.int
+    PROCEDURE_DUE_AT_FIELD_NUMBER: _builtins.int
+    MEMBER_STATE_FIELD_NUMBER: _builtins.int
+    DEPARTURE_PERIOD_DAYS_FIELD_NUMBER: _builtins.int
+    v_nummer: _builtins.str
+    track: Global___ReturnTrack.ValueType
+    ground: _builtins.str
+    """e.g. "DECISION_OUTCOME_REJECTED_UNFOUNDED", "NO_APPLICATION"."""
+    member_state: _builtins.str
+    """Transfer or relocation destination (ISO alpha-2)."""
+    departure_period_days: _builtins.int
+    @_builtins.property
+    def opened_at(self) -> _timestamp_pb2.Timestamp:
+        """Simulated chain time."""
+
+    @_builtins.property
+    def due_at(self) -> _timestamp_pb2.Timestamp:
+        """End of the departure period, or the transfer deadline for a Dublin transfer."""
+
+    @_builtins.property
+    def procedure_due_at(self) -> _timestamp_pb2.Timestamp:
+        """The return border procedure's maximum (12 weeks); unset on other tracks."""
+
+    def __init__(
+        self,
+        *,
+        v_nummer: _builtins.str = ...,
+        track: Global___ReturnTrack.ValueType = ...,
+        ground: _builtins.str = ...,
+        opened_at: _timestamp_pb2.Timestamp | None = ...,
+        due_at: _timestamp_pb2.Timestamp | None = ...,
+        procedure_due_at: _timestamp_pb2.Timestamp | None = ...,
+        member_state: _builtins.str = ...,
+        departure_period_days: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at", "opened_at", b"opened_at", "procedure_due_at", b"procedure_due_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["departure_period_days", b"departure_period_days", "due_at", b"due_at", "ground", b"ground", "member_state", b"member_state", "opened_at", b"opened_at", "procedure_due_at", b"procedure_due_at", "track", b"track", "v_nummer", b"v_nummer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReturnCaseOpened: _TypeAlias = ReturnCaseOpened  # noqa: Y015
+
+@_typing.final
+class DetentionChanged(_message.Message):
+    """A detention place (DJI) taken or freed for a forced return; never above capacity.
+    Topic returns.detention.v1, keyed by V-nummer.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    V_NUMMER_FIELD_NUMBER: _builtins.int
+    DETAINED_FIELD_NUMBER: _builtins.int
+    OCCUPANCY_FIELD_NUMBER: _builtins.int
+    CAPACITY_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    v_nummer: _builtins.str
+    detained: _builtins.bool
+    """True: taken; false: freed."""
+    occupancy: _builtins.int
+    """Places in use after the change."""
+    capacity: _builtins.int
+    reason: _builtins.str
+    """e.g. "forced return", "removed", "not removable: released"."""
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp:
+        """Simulated chain time."""
+
+    def __init__(
+        self,
+        *,
+        v_nummer: _builtins.str = ...,
+        detained: _builtins.bool = ...,
+        occupancy: _builtins.int = ...,
+        capacity: _builtins.int = ...,
+        at: _timestamp_pb2.Timestamp | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "capacity", b"capacity", "detained", b"detained", "occupancy", b"occupancy", "reason", b"reason", "v_nummer", b"v_nummer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DetentionChanged: _TypeAlias = DetentionChanged  # noqa: Y015
