@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import re
+import shlex
 import shutil
 import signal
 import sys
@@ -35,6 +36,16 @@ _DEFAULT_BOOTSTRAP = os.environ.get(
 
 def _say(text: str) -> None:
     print(text, flush=True)
+
+
+def self_command() -> str:
+    """This command as a user can type it again from the current directory (hints)."""
+    script = Path(sys.argv[0])
+    if script.name != "migratieketen":
+        return f"{shlex.quote(sys.executable)} -m chainctl"
+    if script.is_absolute() and script.is_relative_to(Path.cwd()):
+        script = script.relative_to(Path.cwd())
+    return shlex.quote(str(script))
 
 
 def _progress(total: int, started: float) -> Callable[[CaseBook], None]:
@@ -152,7 +163,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         example = next(iter(sorted(book.outcomes)), None)
         _say(f"Traces: {data_dir / 'traces'} (one JSON-lines file per service).")
         if example:
-            _say(f"Show one case's trace:  migratieketen trace {example} --data-dir {data_dir}")
+            _say(
+                f"Show one case's trace:  {self_command()} trace {example}"
+                f" --data-dir {shlex.quote(str(data_dir))}"
+            )
         return 0 if complete else 1
     except (BrokerError, ChainError) as error:
         _say(f"error: {error}")
@@ -222,7 +236,7 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 def cmd_trace(args: argparse.Namespace) -> int:
     if not re.fullmatch(r"\d{10}", args.v_nummer):
-        _say("error: a V-nummer is exactly 10 digits")
+        _say(f"error: {args.v_nummer!r} is not a V-nummer (a V-nummer is exactly 10 digits)")
         return 2
     trace_dir = args.data_dir / "traces"
     if not trace_dir.is_dir():
