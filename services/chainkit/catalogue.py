@@ -21,6 +21,7 @@ _MODULES = (
     "europaloket",
     "outcome",
     "reception",
+    "returns",
     "screening",
 )
 

@@ -24,6 +24,7 @@ from opentelemetry.trace import Status, StatusCode
 from sqlalchemy import MetaData
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from chainkit import deadlines
 from chainkit.catalogue import consumed_by
 from chainkit.clock import SimClock, timestamp
 from chainkit.codec import PoisonMessage, decode, header_dict
@@ -44,12 +45,40 @@ class Ctx:
     clock: SimClock
     settings: Settings
     service: str
+    stage: str = ""
 
     def publish(self, message: Message, key: str | bytes | None) -> None:
         self.uow.publish(message, key)
 
     async def schedule(self, kind: str, v_nummer: str, due_at: datetime, payload: bytes) -> None:
         await self.uow.schedule(kind, v_nummer, due_at, payload)
+
+    async def watch(
+        self,
+        dtype: deadlines.DeadlineType,
+        v_nummer: str,
+        due_at: datetime,
+        *,
+        started_at: datetime | None = None,
+        ref: str = "",
+        detail: str = "",
+    ) -> deadlines.Deadline:
+        """Watch a legal deadline: started now, at risk, breached unless met in time."""
+        return await deadlines.watch(
+            self, dtype, v_nummer, due_at, started_at=started_at, ref=ref, detail=detail
+        )
+
+    async def meet(
+        self, dtype: deadlines.DeadlineType, v_nummer: str, *, ref: str = ""
+    ) -> deadlines.Deadline | None:
+        """The step a watched deadline governs was done (late if after the limit)."""
+        return await deadlines.meet(self, dtype, v_nummer, ref=ref)
+
+    async def unwatch(
+        self, dtype: deadlines.DeadlineType, v_nummer: str, *, ref: str = "", reason: str = ""
+    ) -> None:
+        """The period no longer applies."""
+        await deadlines.unwatch(self, dtype, v_nummer, ref=ref, reason=reason)
 
     def rng(self, *parts: object) -> random.Random:
         """A deterministic random source for one decision: same seed and parts, same draw."""
@@ -72,6 +101,11 @@ class ServiceSpec:
     timers: dict[str, TimerHandler] = field(default_factory=dict)
     on_start: list[StartHook] = field(default_factory=list)  # after the store is ready
     workers: list[Worker] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Every service can watch legal deadlines: the kit's table and timers come along.
+        deadlines.table(self.metadata)
+        self.timers = {**deadlines.TIMERS, **self.timers}
 
 
 def is_transient(error: BaseException) -> bool:
@@ -140,7 +174,7 @@ class ServiceRuntime:
         return self._stopping
 
     def ctx(self, uow: UnitOfWork) -> Ctx:
-        return Ctx(uow, self.clock, self.settings, self.spec.name)
+        return Ctx(uow, self.clock, self.settings, self.spec.name, self.spec.stage)
 
     async def on_batch(self, bodies: list[bytes], message: KafkaMessage) -> None:
         """One database transaction and one offset commit for a whole batch; each record

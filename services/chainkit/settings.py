@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     # (idle polling of six services costs CPU on a two-core machine).
     relay_poll_seconds: float = Field(default=1.0, gt=0)
     timer_poll_seconds: float = Field(default=1.0, gt=0)
+    # Share of a legal period after which a deadline not yet met is reported at risk.
+    deadline_at_risk_share: float = Field(default=0.75, gt=0, lt=1)
     # Seed of every simulation (Europaloket reference data, decisions, departures).
     seed: int = 20260612
     otlp_endpoint: str | None = Field(

@@ -66,6 +66,49 @@ DECISION_OUTCOME_INADMISSIBLE: DecisionOutcome.ValueType  # 5
 DECISION_OUTCOME_DUBLIN_TRANSFER: DecisionOutcome.ValueType  # 6
 Global___DecisionOutcome: _TypeAlias = DecisionOutcome  # noqa: Y015
 
+class _AsylumRegime:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AsylumRegimeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AsylumRegime.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ASYLUM_REGIME_UNSPECIFIED: _AsylumRegime.ValueType  # 0
+    ASYLUM_REGIME_NATIONAL_PRE_PACT: _AsylumRegime.ValueType  # 1
+    """Made before 12 June 2026: the old national procedure."""
+    ASYLUM_REGIME_PACT: _AsylumRegime.ValueType  # 2
+    """Made from 12 June 2026: Regulations 2024/1348 and 2024/1351."""
+
+class AsylumRegime(_AsylumRegime, metaclass=_AsylumRegimeEnumTypeWrapper):
+    """Which law applies: the date the application was made decides."""
+
+ASYLUM_REGIME_UNSPECIFIED: AsylumRegime.ValueType  # 0
+ASYLUM_REGIME_NATIONAL_PRE_PACT: AsylumRegime.ValueType  # 1
+"""Made before 12 June 2026: the old national procedure."""
+ASYLUM_REGIME_PACT: AsylumRegime.ValueType  # 2
+"""Made from 12 June 2026: Regulations 2024/1348 and 2024/1351."""
+Global___AsylumRegime: _TypeAlias = AsylumRegime  # noqa: Y015
+
+class _AppealOutcome:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AppealOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AppealOutcome.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    APPEAL_OUTCOME_UNSPECIFIED: _AppealOutcome.ValueType  # 0
+    APPEAL_OUTCOME_DISMISSED: _AppealOutcome.ValueType  # 1
+    """The decision stands and is final."""
+    APPEAL_OUTCOME_UPHELD: _AppealOutcome.ValueType  # 2
+    """The decision is annulled; the IND decides again."""
+
+class AppealOutcome(_AppealOutcome, metaclass=_AppealOutcomeEnumTypeWrapper): ...
+
+APPEAL_OUTCOME_UNSPECIFIED: AppealOutcome.ValueType  # 0
+APPEAL_OUTCOME_DISMISSED: AppealOutcome.ValueType  # 1
+"""The decision stands and is final."""
+APPEAL_OUTCOME_UPHELD: AppealOutcome.ValueType  # 2
+"""The decision is annulled; the IND decides again."""
+Global___AppealOutcome: _TypeAlias = AppealOutcome  # noqa: Y015
+
 @_typing.final
 class AsylumApplicationRegistered(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -124,6 +167,11 @@ class AsylumDecision(_message.Message):
     DEPARTURE_PERIOD_DAYS_FIELD_NUMBER: _builtins.int
     RESPONSIBLE_MEMBER_STATE_FIELD_NUMBER: _builtins.int
     DECIDED_AT_FIELD_NUMBER: _builtins.int
+    TRANSFER_DEADLINE_AT_FIELD_NUMBER: _builtins.int
+    SUSPENSIVE_APPEAL_PENDING_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    REGIME_FIELD_NUMBER: _builtins.int
+    BORDER_PROCEDURE_FIELD_NUMBER: _builtins.int
     v_nummer: _builtins.str
     application_id: _builtins.str
     procedure: Global___AsylumProcedure.ValueType
@@ -133,9 +181,24 @@ class AsylumDecision(_message.Message):
     departure_period_days: _builtins.int
     responsible_member_state: _builtins.str
     """Member state responsible under the AMMR for a Dublin transfer (ISO alpha-2)."""
+    suspensive_appeal_pending: _builtins.bool
+    """An appeal with suspensive effect is pending: DTenV and COA wait for AppealDecided
+    on asylum.appeal-decided.v1 before acting on the rejection.
+    """
+    reason: _builtins.str
+    """Why: routing reason and grounds of the decision; no personal data."""
+    regime: Global___AsylumRegime.ValueType
+    border_procedure: _builtins.bool
+    """Decided in the (asylum) border procedure: a rejection continues in the return
+    border procedure.
+    """
     @_builtins.property
     def decided_at(self) -> _timestamp_pb2.Timestamp:
         """Simulated chain time."""
+
+    @_builtins.property
+    def transfer_deadline_at(self) -> _timestamp_pb2.Timestamp:
+        """Dublin transfer: the transfer must happen by then (6 months from acceptance)."""
 
     def __init__(
         self,
@@ -148,11 +211,76 @@ class AsylumDecision(_message.Message):
         departure_period_days: _builtins.int = ...,
         responsible_member_state: _builtins.str = ...,
         decided_at: _timestamp_pb2.Timestamp | None = ...,
+        transfer_deadline_at: _timestamp_pb2.Timestamp | None = ...,
+        suspensive_appeal_pending: _builtins.bool = ...,
+        reason: _builtins.str = ...,
+        regime: Global___AsylumRegime.ValueType = ...,
+        border_procedure: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["decided_at", b"decided_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["decided_at", b"decided_at", "transfer_deadline_at", b"transfer_deadline_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "decided_at", b"decided_at", "departure_period_days", b"departure_period_days", "outcome", b"outcome", "procedure", b"procedure", "responsible_member_state", b"responsible_member_state", "return_decision", b"return_decision", "v_nummer", b"v_nummer"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "border_procedure", b"border_procedure", "decided_at", b"decided_at", "departure_period_days", b"departure_period_days", "outcome", b"outcome", "procedure", b"procedure", "reason", b"reason", "regime", b"regime", "responsible_member_state", b"responsible_member_state", "return_decision", b"return_decision", "suspensive_appeal_pending", b"suspensive_appeal_pending", "transfer_deadline_at", b"transfer_deadline_at", "v_nummer", b"v_nummer"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AsylumDecision: _TypeAlias = AsylumDecision  # noqa: Y015
+
+@_typing.final
+class AppealDecided(_message.Message):
+    """The court ruled on an appeal against an asylum or transfer decision. Topic
+    asylum.appeal-decided.v1, keyed by V-nummer. DISMISSED: act on the fields here.
+    UPHELD: a new AsylumDecision follows.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    V_NUMMER_FIELD_NUMBER: _builtins.int
+    APPLICATION_ID_FIELD_NUMBER: _builtins.int
+    PROCEDURE_FIELD_NUMBER: _builtins.int
+    APPEAL_OUTCOME_FIELD_NUMBER: _builtins.int
+    OUTCOME_IN_FORCE_FIELD_NUMBER: _builtins.int
+    RETURN_DECISION_FIELD_NUMBER: _builtins.int
+    DEPARTURE_PERIOD_DAYS_FIELD_NUMBER: _builtins.int
+    RESPONSIBLE_MEMBER_STATE_FIELD_NUMBER: _builtins.int
+    TRANSFER_DEADLINE_AT_FIELD_NUMBER: _builtins.int
+    DECIDED_AT_FIELD_NUMBER: _builtins.int
+    BORDER_PROCEDURE_FIELD_NUMBER: _builtins.int
+    v_nummer: _builtins.str
+    application_id: _builtins.str
+    procedure: Global___AsylumProcedure.ValueType
+    appeal_outcome: Global___AppealOutcome.ValueType
+    outcome_in_force: Global___DecisionOutcome.ValueType
+    """Unspecified when UPHELD."""
+    return_decision: _builtins.bool
+    departure_period_days: _builtins.int
+    responsible_member_state: _builtins.str
+    """ISO alpha-2, for a Dublin transfer."""
+    border_procedure: _builtins.bool
+    @_builtins.property
+    def transfer_deadline_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def decided_at(self) -> _timestamp_pb2.Timestamp:
+        """Simulated chain time."""
+
+    def __init__(
+        self,
+        *,
+        v_nummer: _builtins.str = ...,
+        application_id: _builtins.str = ...,
+        procedure: Global___AsylumProcedure.ValueType = ...,
+        appeal_outcome: Global___AppealOutcome.ValueType = ...,
+        outcome_in_force: Global___DecisionOutcome.ValueType = ...,
+        return_decision: _builtins.bool = ...,
+        departure_period_days: _builtins.int = ...,
+        responsible_member_state: _builtins.str = ...,
+        transfer_deadline_at: _timestamp_pb2.Timestamp | None = ...,
+        decided_at: _timestamp_pb2.Timestamp | None = ...,
+        border_procedure: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["decided_at", b"decided_at", "transfer_deadline_at", b"transfer_deadline_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["appeal_outcome", b"appeal_outcome", "application_id", b"application_id", "border_procedure", b"border_procedure", "decided_at", b"decided_at", "departure_period_days", b"departure_period_days", "outcome_in_force", b"outcome_in_force", "procedure", b"procedure", "responsible_member_state", b"responsible_member_state", "return_decision", b"return_decision", "transfer_deadline_at", b"transfer_deadline_at", "v_nummer", b"v_nummer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AppealDecided: _TypeAlias = AppealDecided  # noqa: Y015

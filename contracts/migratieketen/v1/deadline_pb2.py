@@ -25,13 +25,17 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fmigratieketen/v1/deadline.proto\x12\x10migratieketen.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbf\x01\n\x10\x44\x65\x61\x64lineBreached\x12\x10\n\x08v_nummer\x18\x01 \x01(\t\x12\x0f\n\x07service\x18\x02 \x01(\t\x12\r\n\x05stage\x18\x03 \x01(\t\x12\x0c\n\x04rule\x18\x04 \x01(\t\x12*\n\x06\x64ue_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65tected_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x64\x65tail\x18\x07 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fmigratieketen/v1/deadline.proto\x12\x10migratieketen.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbf\x01\n\x10\x44\x65\x61\x64lineBreached\x12\x10\n\x08v_nummer\x18\x01 \x01(\t\x12\x0f\n\x07service\x18\x02 \x01(\t\x12\r\n\x05stage\x18\x03 \x01(\t\x12\x0c\n\x04rule\x18\x04 \x01(\t\x12*\n\x06\x64ue_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65tected_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x64\x65tail\x18\x07 \x01(\t\"\xd9\x02\n\rDeadlineEvent\x12\x10\n\x08v_nummer\x18\x01 \x01(\t\x12\x0f\n\x07service\x18\x02 \x01(\t\x12\r\n\x05stage\x18\x03 \x01(\t\x12\x0c\n\x04type\x18\x04 \x01(\t\x12.\n\x05state\x18\x05 \x01(\x0e\x32\x1f.migratieketen.v1.DeadlineState\x12.\n\nstarted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06\x64ue_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02\x61t\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04late\x18\t \x01(\x08\x12\x14\n\x0clate_seconds\x18\n \x01(\x03\x12\x0b\n\x03ref\x18\x0b \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x0c \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\r \x01(\t*\xba\x01\n\rDeadlineState\x12\x1e\n\x1a\x44\x45\x41\x44LINE_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44\x45\x41\x44LINE_STATE_STARTED\x10\x01\x12\x1a\n\x16\x44\x45\x41\x44LINE_STATE_AT_RISK\x10\x02\x12\x16\n\x12\x44\x45\x41\x44LINE_STATE_MET\x10\x03\x12\x1b\n\x17\x44\x45\x41\x44LINE_STATE_BREACHED\x10\x04\x12\x1c\n\x18\x44\x45\x41\x44LINE_STATE_CANCELLED\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'migratieketen.v1.deadline_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_DEADLINESTATE']._serialized_start=629
+  _globals['_DEADLINESTATE']._serialized_end=815
   _globals['_DEADLINEBREACHED']._serialized_start=87
   _globals['_DEADLINEBREACHED']._serialized_end=278
+  _globals['_DEADLINEEVENT']._serialized_start=281
+  _globals['_DEADLINEEVENT']._serialized_end=626
 # @@protoc_insertion_point(module_scope)

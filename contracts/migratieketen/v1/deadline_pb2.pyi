@@ -8,6 +8,7 @@ chain.deadline-breached.v1, keyed by V-nummer.
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -18,6 +19,40 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _DeadlineState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DeadlineStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DeadlineState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DEADLINE_STATE_UNSPECIFIED: _DeadlineState.ValueType  # 0
+    DEADLINE_STATE_STARTED: _DeadlineState.ValueType  # 1
+    """The period began to run."""
+    DEADLINE_STATE_AT_RISK: _DeadlineState.ValueType  # 2
+    """A configurable share of the period has passed, step not done."""
+    DEADLINE_STATE_MET: _DeadlineState.ValueType  # 3
+    """The step was done (late = true when after the limit)."""
+    DEADLINE_STATE_BREACHED: _DeadlineState.ValueType  # 4
+    """The limit passed before the step was done."""
+    DEADLINE_STATE_CANCELLED: _DeadlineState.ValueType  # 5
+    """The period no longer applies (e.g. the procedure changed)."""
+
+class DeadlineState(_DeadlineState, metaclass=_DeadlineStateEnumTypeWrapper):
+    """Where a watched legal deadline stands."""
+
+DEADLINE_STATE_UNSPECIFIED: DeadlineState.ValueType  # 0
+DEADLINE_STATE_STARTED: DeadlineState.ValueType  # 1
+"""The period began to run."""
+DEADLINE_STATE_AT_RISK: DeadlineState.ValueType  # 2
+"""A configurable share of the period has passed, step not done."""
+DEADLINE_STATE_MET: DeadlineState.ValueType  # 3
+"""The step was done (late = true when after the limit)."""
+DEADLINE_STATE_BREACHED: DeadlineState.ValueType  # 4
+"""The limit passed before the step was done."""
+DEADLINE_STATE_CANCELLED: DeadlineState.ValueType  # 5
+"""The period no longer applies (e.g. the procedure changed)."""
+Global___DeadlineState: _TypeAlias = DeadlineState  # noqa: Y015
 
 @_typing.final
 class DeadlineBreached(_message.Message):
@@ -63,3 +98,77 @@ class DeadlineBreached(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeadlineBreached: _TypeAlias = DeadlineBreached  # noqa: Y015
+
+@_typing.final
+class DeadlineEvent(_message.Message):
+    """Every change of a watched legal deadline, whichever service owns it. Topic
+    chain.deadline.v1, keyed by V-nummer. Breaches also appear on chain.deadline-breached.v1.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    V_NUMMER_FIELD_NUMBER: _builtins.int
+    SERVICE_FIELD_NUMBER: _builtins.int
+    STAGE_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    STARTED_AT_FIELD_NUMBER: _builtins.int
+    DUE_AT_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    LATE_FIELD_NUMBER: _builtins.int
+    LATE_SECONDS_FIELD_NUMBER: _builtins.int
+    REF_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    v_nummer: _builtins.str
+    service: _builtins.str
+    stage: _builtins.str
+    type: _builtins.str
+    """The deadline type, "<service>.<what>", e.g. "asylum.registration"."""
+    state: Global___DeadlineState.ValueType
+    late: _builtins.bool
+    """MET after due_at."""
+    late_seconds: _builtins.int
+    """Simulated seconds past due_at (MET late or BREACHED)."""
+    ref: _builtins.str
+    """Which instance, e.g. the application id; may be empty."""
+    detail: _builtins.str
+    """Never personal data."""
+    description: _builtins.str
+    """The legal rule, e.g. "register within 5 days (APR Art. 27)"."""
+    @_builtins.property
+    def started_at(self) -> _timestamp_pb2.Timestamp:
+        """Simulated chain time."""
+
+    @_builtins.property
+    def due_at(self) -> _timestamp_pb2.Timestamp:
+        """Simulated chain time."""
+
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp:
+        """When this state was reached (simulated chain time)."""
+
+    def __init__(
+        self,
+        *,
+        v_nummer: _builtins.str = ...,
+        service: _builtins.str = ...,
+        stage: _builtins.str = ...,
+        type: _builtins.str = ...,
+        state: Global___DeadlineState.ValueType = ...,
+        started_at: _timestamp_pb2.Timestamp | None = ...,
+        due_at: _timestamp_pb2.Timestamp | None = ...,
+        at: _timestamp_pb2.Timestamp | None = ...,
+        late: _builtins.bool = ...,
+        late_seconds: _builtins.int = ...,
+        ref: _builtins.str = ...,
+        detail: _builtins.str = ...,
+        description: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "due_at", b"due_at", "started_at", b"started_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "description", b"description", "detail", b"detail", "due_at", b"due_at", "late", b"late", "late_seconds", b"late_seconds", "ref", b"ref", "service", b"service", "stage", b"stage", "started_at", b"started_at", "state", b"state", "type", b"type", "v_nummer", b"v_nummer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeadlineEvent: _TypeAlias = DeadlineEvent  # noqa: Y015
