@@ -16,19 +16,24 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from aiokafka.errors import KafkaError
+
 from chainctl import asyncapi
 from chainctl.arrivals import make_arrivals
+from chainctl.board import Board, BoardReader, existing_topics, left_text
 from chainctl.broker import BrokerError, EmbeddedBroker, ensure_topics
 from chainctl.chain import Chain, ChainError
 from chainctl.traces import case_traces, render
 from chainctl.watch import CaseBook, ChainWatch, feed
-from chainkit.catalogue import topics
+from chainkit.catalogue import topic_for, topics
 from chainkit.clock import SimClock
 from chainkit.telemetry import setup_telemetry
 from migratieketen.v1.asylum_pb2 import AsylumProcedure, DecisionOutcome
+from migratieketen.v1.deadline_pb2 import DeadlineEvent
 from migratieketen.v1.outcome_pb2 import Outcome
 from migratieketen.v1.screening_pb2 import Referral
 
+DEADLINE_TOPIC = topic_for(DeadlineEvent).name
 _DEFAULT_BOOTSTRAP = os.environ.get(
     "MK_BOOTSTRAP_SERVERS", os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 )
@@ -251,6 +256,48 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def render_deadlines(board: Board, limit: int) -> str:
+    """At-risk and breached cases per deadline type, with the simulated time left."""
+    now = board.chain_now
+    if now is None:
+        return "No deadline events yet (nothing watched on chain.deadline.v1)."
+    out = [f"Deadlines at chain time {now:%Y-%m-%d %H:%M} (the newest deadline event):"]
+    listed = board.watched("at risk", "breached")
+    for dtype, counts in board.totals().items():
+        summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+        rows = listed.get(dtype, [])
+        description = rows[0].description if rows else ""
+        out.append(f"{dtype}: {summary}" + (f"  ({description})" if description else ""))
+        for row in rows[:limit]:
+            out.append(
+                f"  {row.state:<9} {row.v_nummer}  due {row.due_at:%Y-%m-%d %H:%M}"
+                f"  {left_text(row.left(now))}  ({row.service})"
+            )
+        if len(rows) > limit:
+            out.append(f"  ... and {len(rows) - limit} more (--limit)")
+    return "\n".join(out)
+
+
+def cmd_deadlines(args: argparse.Namespace) -> int:
+    async def read() -> tuple[Board, bool]:
+        reader = BoardReader(args.bootstrap_servers, existing_topics(DEADLINE_TOPIC))
+        await reader.start()
+        try:
+            return reader.board, await reader.catch_up(args.timeout)
+        finally:
+            await reader.stop()
+
+    try:
+        board, complete = asyncio.run(read())
+    except KafkaError as error:
+        _say(f"error: cannot read {DEADLINE_TOPIC} from {args.bootstrap_servers}: {error}")
+        return 2
+    _say(render_deadlines(board, args.limit))
+    if not complete:
+        _say(f"(stopped reading after {args.timeout:g} s; the list may be incomplete)")
+    return 0
+
+
 def cmd_broker(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
     broker = EmbeddedBroker(port=args.port)
@@ -326,6 +373,14 @@ def parser() -> argparse.ArgumentParser:
     tr = sub.add_parser("trace", parents=[data], help="show one case's trace by V-nummer")
     tr.add_argument("v_nummer")
     tr.set_defaults(func=cmd_trace)
+
+    dl = sub.add_parser(
+        "deadlines", help="legal deadlines at risk and breached, per type, with the time left"
+    )
+    dl.add_argument("--bootstrap-servers", default=_DEFAULT_BOOTSTRAP)
+    dl.add_argument("--limit", type=int, default=20, help="cases listed per type (default 20)")
+    dl.add_argument("--timeout", type=float, default=20.0, help="stop reading after N s")
+    dl.set_defaults(func=cmd_deadlines)
 
     br = sub.add_parser("broker", help="run the embedded broker with all topics")
     br.add_argument("--port", type=int, default=9092)
