@@ -65,6 +65,7 @@ def test_run_finishes_the_demo_and_prints_the_summary(tmp_path: Path) -> None:
     assert "registered (BVV)           8" in out
     assert "final outcomes             8:" in out
     assert "All cases reached an outcome" in out
+    assert "Operations console" in out  # its address, or that the port is taken
     assert _processes_using(data_dir) == []
 
     # The hint runs as printed.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import shlex
@@ -23,6 +24,7 @@ from chainctl.arrivals import make_arrivals
 from chainctl.board import Board, BoardReader, existing_topics, left_text
 from chainctl.broker import BrokerError, EmbeddedBroker, ensure_topics
 from chainctl.chain import Chain, ChainError
+from chainctl.console import ConsoleServer, serve
 from chainctl.traces import case_traces, render
 from chainctl.watch import CaseBook, ChainWatch, feed
 from chainkit.catalogue import topic_for, topics
@@ -136,6 +138,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     broker: EmbeddedBroker | None = None
     chain: Chain | None = None
+    console: ConsoleServer | None = None
     try:
         if args.bootstrap_servers:
             bootstrap = args.bootstrap_servers
@@ -155,6 +158,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"Chain started: {len(chain.services)} services in {startup:.1f} s "
             f"({', '.join(chain.services)}); logs in {data_dir / 'logs'}"
         )
+        if args.console_port:
+            console = ConsoleServer(bootstrap, data_dir, args.console_host, args.console_port)
+            if console.start():
+                _say(f"Operations console: {console.url} (open it in a browser while it runs)")
+            else:
+                _say(f"Operations console not started: {console.url} is taken (--console-port)")
+                console = None
         book, complete = asyncio.run(_demo(args, bootstrap, chain))
         elapsed = time.monotonic() - t0
         _say("")
@@ -180,6 +190,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         _say("\nInterrupted; stopping the chain.")
         return 130
     finally:
+        if console is not None:
+            console.stop()
         if chain is not None:
             chain.stop()
         if broker is not None:
@@ -298,6 +310,17 @@ def cmd_deadlines(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_console(args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    _say(
+        f"Operations console on http://{args.host}:{args.port}/ reading {args.bootstrap_servers}"
+        f" and {args.data_dir / 'traces'}; Ctrl-C stops it."
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        serve(args.bootstrap_servers, args.data_dir, args.host, args.port)
+    return 0
+
+
 def cmd_broker(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
     broker = EmbeddedBroker(port=args.port)
@@ -356,6 +379,13 @@ def parser() -> argparse.ArgumentParser:
         help="use this Kafka instead of starting the embedded broker",
     )
     run.add_argument("--keep-data", action="store_true", help="do not wipe --data-dir first")
+    run.add_argument(
+        "--console-port",
+        type=int,
+        default=8765,
+        help="serve the operations console on this port while the chain runs (0: off)",
+    )
+    run.add_argument("--console-host", default="127.0.0.1", help="console address")
     run.set_defaults(func=cmd_run)
 
     fd = sub.add_parser("feed", parents=[data], help="publish demo arrival reports")
@@ -381,6 +411,12 @@ def parser() -> argparse.ArgumentParser:
     dl.add_argument("--limit", type=int, default=20, help="cases listed per type (default 20)")
     dl.add_argument("--timeout", type=float, default=20.0, help="stop reading after N s")
     dl.set_defaults(func=cmd_deadlines)
+
+    co = sub.add_parser("console", parents=[data], help="the operations console in the browser")
+    co.add_argument("--bootstrap-servers", default=_DEFAULT_BOOTSTRAP)
+    co.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    co.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    co.set_defaults(func=cmd_console)
 
     br = sub.add_parser("broker", help="run the embedded broker with all topics")
     br.add_argument("--port", type=int, default=9092)

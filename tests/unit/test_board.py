@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from chainctl.board import Board, left_text
 from chainctl.cli import render_deadlines
+from chainctl.console import ConsoleState, case_view, overview
 from chainkit.clock import timestamp
 from migratieketen.v1.arrival_pb2 import ArrivalReport
 from migratieketen.v1.deadline_pb2 import DeadlineEvent, DeadlineState
@@ -58,3 +60,25 @@ def test_time_left_reads_as_days_and_hours() -> None:
     assert left_text(timedelta(days=2, hours=3)) == "2d 03h left"
     assert left_text(timedelta(hours=-5, minutes=-10)) == "5h 10m over"
     assert render_deadlines(Board(), 5).startswith("No deadline events yet")
+
+
+def test_console_case_view_explains_bad_and_unknown_v_nummers(tmp_path: Path) -> None:
+    state = ConsoleState(Board(), {})
+    state.board.add("chain.deadline.v1", _event("2600000005", S.DEADLINE_STATE_AT_RISK, 2.5), 0)
+    code, body = case_view(state, tmp_path / "traces", "12AB")
+    assert (code, body["error"]) == (
+        400,
+        "'12AB' is not a V-nummer (a V-nummer is exactly 10 digits)",
+    )
+    code, body = case_view(state, tmp_path / "traces", "2600000077")
+    assert code == 404 and "no case with V-nummer 2600000077" in body["error"]
+    code, body = case_view(state, tmp_path / "traces", "2600000005")
+    assert code == 200
+    assert body["deadlines"][0]["state"] == "at risk"
+    assert body["deadlines"][0]["left"] == "12h 00m left"
+
+    view = overview(state)
+    [dtype] = view["deadlines"]
+    assert [r["v_nummer"] for r in dtype["at_risk"]] == ["2600000005"]
+    assert [b["service"] for b in view["backlog"]][:2] == ["bvv", "screening"]
+    assert view["capacity"] == []  # no capacity topics in the catalogue yet: nothing shown
