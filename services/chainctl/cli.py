@@ -19,7 +19,7 @@ from types import FrameType
 
 from aiokafka.errors import KafkaError
 
-from chainctl import asyncapi
+from chainctl import asyncapi, replay
 from chainctl.arrivals import make_arrivals
 from chainctl.board import Board, BoardReader, existing_topics, left_text
 from chainctl.broker import BrokerError, EmbeddedBroker, ensure_topics
@@ -310,6 +310,94 @@ def cmd_deadlines(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    try:
+        curve = replay.load(args.name, args.scale)
+    except replay.ReplayError as error:
+        _say(f"error: {error}")
+        return 2
+    seconds_per_day = args.seconds_per_day or curve.seconds_per_day
+    data_dir: Path = args.data_dir
+    if data_dir.exists() and not args.keep_data:
+        shutil.rmtree(data_dir)
+    out_dir = data_dir / "replay" / curve.name
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    broker: EmbeddedBroker | None = None
+    chain: Chain | None = None
+    console: ConsoleServer | None = None
+    t0 = time.monotonic()
+    try:
+        if args.bootstrap_servers:
+            bootstrap = args.bootstrap_servers
+        else:
+            broker = EmbeddedBroker(log_path=data_dir / "logs" / "broker.log")
+            broker.start()
+            bootstrap = broker.bootstrap_servers
+        asyncio.run(ensure_topics(bootstrap))
+        chain = Chain(bootstrap, data_dir, seconds_per_day, args.seed, extra_env=curve.settings)
+        chain.start()
+        chain.wait_ready()
+        clock = SimClock(float(chain.env["MK_CLOCK_EPOCH"]), seconds_per_day)
+        _say(
+            f"Replay {curve.name}: {curve.title}, {curve.total:,} arrivals over {curve.days}"
+            f" simulated days, 1 day = {seconds_per_day:g} s ({curve.days * seconds_per_day:.0f}"
+            f" s of arrivals); chain of {len(chain.services)} services ready."
+        )
+        if args.console_port:
+            console = ConsoleServer(bootstrap, data_dir, "127.0.0.1", args.console_port)
+            if console.start():
+                _say(f"Operations console: {console.url}")
+            else:
+                console = None
+
+        def progress(recorder: replay.Recorder) -> None:
+            if len(recorder.samples) % 5 != 1:
+                return  # a line every 10 s
+            s = recorder.samples[-1]
+            _say(
+                f"  day {s.sim_days:6.2f}  arrived {s.fed:>6} | registered {s.registered:>6}"
+                f" | screened {s.screened:>6} | decided {s.decided:>6} | outcomes {s.outcomes:>6}"
+                f" | backlog {sum(s.backlog.values()):>6} | at risk {sum(s.at_risk.values()):>5}"
+                f" | breached {sum(s.breached.values()):>5}"
+            )
+
+        book, recorder, complete = asyncio.run(
+            replay.replay(curve, bootstrap, data_dir / "traces", clock, args.timeout, progress)
+        )
+        out_dir.mkdir(parents=True, exist_ok=True)
+        replay.write_samples(recorder.samples, out_dir / "samples.csv")
+        written = replay.charts(curve, recorder.samples, out_dir)
+        text = summary(book, curve.total)
+        (out_dir / "summary.txt").write_text(f"{curve.title}\n{curve.source}\n\n{text}\n")
+        _say("")
+        _say(f"Summary of {curve.name} ({curve.total:,} arrivals, {time.monotonic() - t0:.0f} s):")
+        _say(text)
+        if not complete:
+            _say(f"Stopped after {args.timeout:.0f} s with {len(book.open_cases())} cases open.")
+        _say(f"Charts: {', '.join(str(p) for p in written)}")
+        _say(f"Samples: {out_dir / 'samples.csv'}; summary: {out_dir / 'summary.txt'}")
+        example = next(iter(sorted(book.outcomes)), None)
+        if example:
+            _say(
+                f"Show one case's trace:  {self_command()} trace {example}"
+                f" --data-dir {shlex.quote(str(data_dir))}"
+            )
+        return 0 if complete else 1
+    except (BrokerError, ChainError) as error:
+        _say(f"error: {error}")
+        return 2
+    except KeyboardInterrupt:
+        _say("\nInterrupted; stopping the chain.")
+        return 130
+    finally:
+        if console is not None:
+            console.stop()
+        if chain is not None:
+            chain.stop()
+        if broker is not None:
+            broker.stop()
+
+
 def cmd_console(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
     _say(
@@ -411,6 +499,28 @@ def parser() -> argparse.ArgumentParser:
     dl.add_argument("--limit", type=int, default=20, help="cases listed per type (default 20)")
     dl.add_argument("--timeout", type=float, default=20.0, help="stop reading after N s")
     dl.set_defaults(func=cmd_deadlines)
+
+    rp = sub.add_parser(
+        "replay",
+        parents=[data],
+        help="replay a real peak: " + ", ".join(replay.names()),
+    )
+    rp.add_argument("name", help="one of: " + ", ".join(replay.names()))
+    rp.add_argument(
+        "--seconds-per-day",
+        type=float,
+        default=None,
+        help="real seconds per simulated day (default: the replay's own)",
+    )
+    rp.add_argument(
+        "--scale", type=float, default=1.0, help="replay this share of the arrivals (default 1)"
+    )
+    rp.add_argument("--seed", type=int, default=None, help="simulation seed")
+    rp.add_argument("--timeout", type=float, default=7200.0, help="give up after N seconds")
+    rp.add_argument("--bootstrap-servers", default=None, help="use this Kafka instead")
+    rp.add_argument("--keep-data", action="store_true", help="do not wipe --data-dir first")
+    rp.add_argument("--console-port", type=int, default=8765, help="console port (0: off)")
+    rp.set_defaults(func=cmd_replay)
 
     co = sub.add_parser("console", parents=[data], help="the operations console in the browser")
     co.add_argument("--bootstrap-servers", default=_DEFAULT_BOOTSTRAP)
