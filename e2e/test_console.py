@@ -8,6 +8,8 @@ import asyncio
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,11 +49,14 @@ async def _feed_and_register(bootstrap: str, data_dir: Path, cases: int) -> list
     return [watch.book.v_nummer_of[r] for r in refs]
 
 
-@pytest.fixture
-def planted(bootstrap_servers: str, tmp_path: Path) -> Iterator[tuple[str, Path, list[str]]]:
+@pytest.fixture(scope="module")
+def planted(
+    bootstrap_servers: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str, list[str]]]:
     """Registration and screening without the Europaloket: no screening can finish, so
     every screening deadline runs; at a share of 1 % of the period it is at risk at once.
     One simulated day is 30 s, so none is breached during the test."""
+    tmp_path = tmp_path_factory.mktemp("console")
     asyncio.run(ensure_topics(bootstrap_servers))
     chain = Chain(
         bootstrap_servers,
@@ -66,7 +71,7 @@ def planted(bootstrap_servers: str, tmp_path: Path) -> Iterator[tuple[str, Path,
         chain.wait_ready(timeout=90)
         assert console.start(), "the console did not start"
         v_nummers = asyncio.run(_feed_and_register(bootstrap_servers, tmp_path, 3))
-        yield console.url, tmp_path, v_nummers
+        yield console.url, bootstrap_servers, v_nummers
     finally:
         console.stop()
         chain.stop()
@@ -74,7 +79,7 @@ def planted(bootstrap_servers: str, tmp_path: Path) -> Iterator[tuple[str, Path,
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed (make test)")
 def test_console_lists_an_at_risk_case_and_opens_its_timeline(
-    planted: tuple[str, Path, list[str]], tmp_path_factory: pytest.TempPathFactory
+    planted: tuple[str, str, list[str]], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -123,3 +128,23 @@ def test_console_lists_an_at_risk_case_and_opens_its_timeline(
             expect(page.locator("#error")).to_contain_text("no case with V-nummer 2699999999")
         finally:
             browser.close()
+
+
+def test_deadlines_command_lists_the_at_risk_cases(planted: tuple[str, str, list[str]]) -> None:
+    _, bootstrap, v_nummers = planted
+    deadline = time.monotonic() + 60
+    while True:
+        shown = subprocess.run(
+            [sys.executable, "-m", "chainctl", "deadlines", "--bootstrap-servers", bootstrap],
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+        assert shown.returncode == 0, shown.stdout + shown.stderr
+        at_risk = {line.split()[2] for line in shown.stdout.splitlines() if "at risk  " in line}
+        if set(v_nummers) <= at_risk or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert set(v_nummers) <= at_risk, shown.stdout
+    assert "screening.time_limit:" in shown.stdout
+    assert "left  (screening)" in shown.stdout
