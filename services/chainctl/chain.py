@@ -26,9 +26,11 @@ class Chain:
         seed: int | None = None,
         extra_env: dict[str, str] | None = None,
         services: tuple[str, ...] = SERVICES,
+        python: str = sys.executable,
     ) -> None:
         self.data_dir = data_dir
         self.services = services
+        self.python = python  # the interpreter whose environment has the services installed
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.env = {
             **os.environ,
@@ -48,7 +50,7 @@ class Chain:
         for name in (service,) if service else self.services:
             (self.data_dir / "ready" / name).unlink(missing_ok=True)
             env = {**self.env, **self.metrics_env(name)}
-            self.processes[name] = spawn([sys.executable, "-m", name], env, self.log_path(name))
+            self.processes[name] = spawn([self.python, "-m", name], env, self.log_path(name))
 
     def metrics_env(self, service: str) -> dict[str, str]:
         """With MK_METRICS_PORT set, each service its own Prometheus port, counting up."""
