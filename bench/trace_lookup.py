@@ -10,6 +10,7 @@ times `migratieketen trace` lookups. A benchmark prints numbers; it asserts noth
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import subprocess
 import sys
@@ -126,6 +127,9 @@ def main() -> None:
             f"`migratieketen trace` as a command (start-up included): {time.monotonic() - t0:.2f} s"
         )
         SpanIndex(trace_dir).path.unlink()
+        then = time.time() - 60  # files of an older run, which no exporter writes any more
+        for path in trace_dir.glob("*.jsonl"):
+            os.utime(path, (then, then))
         t0 = time.monotonic()
         case_traces(trace_dir, "2600000001")
         print(

@@ -16,16 +16,14 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from aiokafka.errors import KafkaError
 from opentelemetry.sdk.trace import TracerProvider
 
-from chainctl import acls, asyncapi, docs, replay
+from chainctl import acls, asyncapi, curves, docs
 from chainctl.arrivals import make_arrivals
-from chainctl.board import Board, BoardReader, existing_topics, left_text
 from chainctl.broker import BrokerError, EmbeddedBroker, ensure_topics, topic_configs
 from chainctl.chain import Chain, ChainError
-from chainctl.console import ConsoleServer, serve
 from chainctl.traces import case_traces, render
 from chainctl.watch import CaseBook, ChainWatch, feed
 from chainkit.catalogue import topic_for, topics
@@ -35,6 +33,11 @@ from migratieketen.v1.asylum_pb2 import AsylumProcedure, DecisionOutcome
 from migratieketen.v1.deadline_pb2 import DeadlineEvent
 from migratieketen.v1.outcome_pb2 import Outcome
 from migratieketen.v1.screening_pb2 import Referral
+
+if TYPE_CHECKING:  # the console and the replay load web and chart libraries: only when used
+    from chainctl.board import Board
+    from chainctl.console import ConsoleServer
+    from chainctl.replay import Recorder
 
 DEADLINE_TOPIC = topic_for(DeadlineEvent).name
 _DEFAULT_BOOTSTRAP = os.environ.get(
@@ -167,6 +170,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"({', '.join(chain.services)}); logs in {data_dir / 'logs'}"
         )
         if args.console_port:
+            from chainctl.console import ConsoleServer
+
             console = ConsoleServer(bootstrap, data_dir, args.console_host, args.console_port)
             if console.start():
                 _say(f"Operations console: {console.url} (open it in a browser while it runs)")
@@ -296,6 +301,8 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
 def render_deadlines(board: Board, limit: int) -> str:
     """At-risk and breached cases per deadline type, with the simulated time left."""
+    from chainctl.board import left_text
+
     now = board.chain_now
     if now is None:
         return "No deadline events yet (nothing watched on chain.deadline.v1)."
@@ -317,10 +324,14 @@ def render_deadlines(board: Board, limit: int) -> str:
 
 
 def cmd_deadlines(args: argparse.Namespace) -> int:
+    from aiokafka.errors import KafkaError
+
+    from chainctl.board import BoardReader, existing_topics
+
     async def read() -> tuple[Board, bool]:
         reader = BoardReader(args.bootstrap_servers, existing_topics(DEADLINE_TOPIC))
-        await reader.start()
         try:
+            await reader.start()
             return reader.board, await reader.catch_up(args.timeout)
         finally:
             await reader.stop()
@@ -338,8 +349,8 @@ def cmd_deadlines(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     try:
-        curve = replay.load(args.name, args.scale)
-    except replay.ReplayError as error:
+        curve = curves.load(args.name, args.scale)
+    except curves.ReplayError as error:
         _say(f"error: {error}")
         return 2
     seconds_per_day = args.seconds_per_day or curve.seconds_per_day
@@ -370,13 +381,17 @@ def cmd_replay(args: argparse.Namespace) -> int:
             f" s of arrivals); chain of {len(chain.services)} services ready."
         )
         if args.console_port:
+            from chainctl.console import ConsoleServer
+
             console = ConsoleServer(bootstrap, data_dir, "127.0.0.1", args.console_port)
             if console.start():
                 _say(f"Operations console: {console.url}")
             else:
                 console = None
 
-        def progress(recorder: replay.Recorder) -> None:
+        from chainctl import replay
+
+        def progress(recorder: Recorder) -> None:
             if len(recorder.samples) % 5 != 1:
                 return  # a line every 10 s
             s = recorder.samples[-1]
@@ -430,6 +445,8 @@ def cmd_console(args: argparse.Namespace) -> int:
         f"Operations console on http://{args.host}:{args.port}/ reading {args.bootstrap_servers}"
         f" and {args.data_dir / 'traces'}; Ctrl-C stops it."
     )
+    from chainctl.console import serve
+
     with contextlib.suppress(KeyboardInterrupt):
         serve(args.bootstrap_servers, args.data_dir, args.host, args.port)
     return 0
@@ -575,9 +592,9 @@ def parser() -> argparse.ArgumentParser:
     rp = sub.add_parser(
         "replay",
         parents=[data],
-        help="replay a real peak: " + ", ".join(replay.names()),
+        help="replay a real peak: " + ", ".join(curves.names()),
     )
-    rp.add_argument("name", help="one of: " + ", ".join(replay.names()))
+    rp.add_argument("name", help="one of: " + ", ".join(curves.names()))
     rp.add_argument(
         "--seconds-per-day",
         type=float,

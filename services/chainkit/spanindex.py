@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 INDEX_FILE = "index.sqlite"
+IDLE_SECONDS = 5.0
 # The span attribute that carries the case handle (chainkit.telemetry tags spans with it).
 V_NUMMER = "case.v_nummer"
 
@@ -81,8 +83,15 @@ class SpanIndex:
             _set_upto(db, file.name, end)
 
     def catch_up(self) -> None:
-        """Index every line of every span file that is not indexed yet."""
-        files = sorted(self.trace_dir.glob("*.jsonl"))
+        """Index the lines of span files no exporter is writing (idle for IDLE_SECONDS)
+        that are not indexed yet. A file still being written is indexed by its exporter;
+        waiting for the index's write lock then would only slow the lookup down."""
+        idle_since = time.time() - IDLE_SECONDS
+        files = [
+            f for f in sorted(self.trace_dir.glob("*.jsonl")) if f.stat().st_mtime < idle_since
+        ]
+        if not files:
+            return
         with self._connect(write=False) as db:
             behind = [f for f in files if _indexed_upto(db, f.name) < f.stat().st_size]
         if not behind:

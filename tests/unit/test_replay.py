@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chainctl import replay
+from chainctl import curves, replay
 from chainctl.cli import main
 from chainctl.replay import Sample
 
@@ -16,22 +16,22 @@ from chainctl.replay import Sample
     [("nl-2015-10", 2200, 7), ("munich-2015-09-12", 12200, 1), ("ter-apel-2022", 4435, 30)],
 )
 def test_each_curve_adds_up_to_its_published_total(name: str, total: int, days: int) -> None:
-    curve = replay.load(name)
+    curve = curves.load(name)
     assert (curve.total, curve.days, curve.hours) == (total, days, days * 24)
     assert sum(curve.buckets) == total
     assert "Source" in curve.source or "source" in curve.source.lower()
-    scaled = replay.load(name, scale=0.1)
+    scaled = curves.load(name, scale=0.1)
     assert sum(scaled.buckets) == round(total * 0.1)
 
 
 def test_munich_peaks_in_the_afternoon() -> None:
-    buckets = replay.load("munich-2015-09-12").buckets
+    buckets = curves.load("munich-2015-09-12").buckets
     assert max(buckets) == buckets[15] and buckets[3] < buckets[15] / 5
 
 
 def test_spread_keeps_the_total() -> None:
-    assert replay.spread(10, [1, 1, 1]) == [4, 3, 3]
-    assert sum(replay.spread(12_200, [float(h % 7 + 1) for h in range(24)])) == 12_200
+    assert curves.spread(10, [1, 1, 1]) == [4, 3, 3]
+    assert sum(curves.spread(12_200, [float(h % 7 + 1) for h in range(24)])) == 12_200
 
 
 def test_an_unknown_replay_names_the_known_ones(capsys: pytest.CaptureFixture[str]) -> None:
@@ -41,7 +41,7 @@ def test_an_unknown_replay_names_the_known_ones(capsys: pytest.CaptureFixture[st
 
 
 def test_charts_are_pngs(tmp_path: Path) -> None:
-    curve = replay.load("nl-2015-10", scale=0.01)
+    curve = curves.load("nl-2015-10", scale=0.01)
     samples = [
         Sample(
             sim_days=d / 2,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -52,6 +54,12 @@ def test_the_index_finds_every_span_of_a_case_and_only_those(tmp_path: Path) -> 
     assert case_traces(tmp_path, "2600000009") == {}
 
 
+def _age(path: Path) -> None:
+    """As if no exporter had written to it for a minute."""
+    then = time.time() - 60
+    os.utime(path, (then, then))
+
+
 def test_a_reader_indexes_lines_the_exporter_did_not(tmp_path: Path) -> None:
     _run(tmp_path, "bvv", {"2600000001": 1})
     line = {
@@ -67,13 +75,17 @@ def test_a_reader_indexes_lines_the_exporter_did_not(tmp_path: Path) -> None:
         "attributes": {V_NUMMER: "2600000003"},
     }
     text = json.dumps(line) + "\n"
-    (tmp_path / "returns.jsonl").write_text(text + text[:20], "utf-8")  # a half-written line
+    returns = tmp_path / "returns.jsonl"
+    returns.write_text(text + text[:20], "utf-8")  # a half-written line, of an older run
+    _age(returns)
 
     found = case_traces(tmp_path, "2600000003")
     assert [s.name for s in found["ab" * 16]] == ["old span"]
     # The half-written line is indexed once it is complete, not before.
-    with (tmp_path / "returns.jsonl").open("a", encoding="utf-8") as out:
+    with returns.open("a", encoding="utf-8") as out:
         out.write(text[20:])
+    assert len(case_traces(tmp_path, "2600000003")["ab" * 16]) == 1  # being written: wait
+    _age(returns)
     assert len(case_traces(tmp_path, "2600000003")["ab" * 16]) == 2
     assert len(case_traces(tmp_path, "2600000001")) == 1
 
