@@ -446,7 +446,13 @@ def cmd_console(args: argparse.Namespace) -> int:
         f" and {args.data_dir / 'traces'}; Ctrl-C stops it."
     )
     from chainctl.console import serve
+    from chainkit.metrics import setup_metrics
 
+    endpoint = os.environ.get("MK_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    if args.metrics_port or endpoint:  # the backlog (mk.consumer.lag) of every service
+        setup_metrics("console", port=args.metrics_port, host=args.host, otlp_endpoint=endpoint)
+        if args.metrics_port:
+            _say(f"Consumer lag for Prometheus on http://{args.host}:{args.metrics_port}/metrics")
     with contextlib.suppress(KeyboardInterrupt):
         serve(args.bootstrap_servers, args.data_dir, args.host, args.port)
     return 0
@@ -615,6 +621,12 @@ def parser() -> argparse.ArgumentParser:
     co.add_argument("--bootstrap-servers", default=_DEFAULT_BOOTSTRAP)
     co.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     co.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    co.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve mk.consumer.lag for Prometheus on this port (default off)",
+    )
     co.set_defaults(func=cmd_console)
 
     ck = sub.add_parser(
