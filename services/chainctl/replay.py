@@ -100,6 +100,7 @@ async def feed_curve(
             await asyncio.sleep(wait)
         if count:
             batch = reports[at : at + count]
+            on_fed(at + count // 2)  # being fed through this hour, when a sample falls in it
             await feed(
                 bootstrap_servers, batch, provider, spread_seconds=hour_real * 0.9, clock=clock
             )
@@ -131,6 +132,7 @@ async def replay(
     def fed(count: int) -> None:
         recorder.fed = count
 
+    fed(0)
     feeding = asyncio.create_task(
         feed_curve(bootstrap_servers, curve, reports, clock, provider, fed)
     )
