@@ -414,7 +414,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
         _say(f"Summary of {curve.name} ({curve.total:,} arrivals, {time.monotonic() - t0:.0f} s):")
         _say(text)
         if not complete:
-            _say(f"Stopped after {args.timeout:.0f} s with {len(book.open_cases())} cases open.")
+            _say(
+                f"Stopped after {time.monotonic() - t0:.0f} s (interrupted or --timeout) with"
+                f" {len(book.open_cases())} cases without an outcome."
+            )
         _say(f"Charts: {', '.join(str(p) for p in written)}")
         _say(f"Samples: {out_dir / 'samples.csv'}; summary: {out_dir / 'summary.txt'}")
         example = next(iter(sorted(book.outcomes)), None)

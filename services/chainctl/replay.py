@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -133,6 +134,11 @@ async def replay(
         recorder.fed = count
 
     fed(0)
+    # Ctrl-C or SIGTERM ends the replay early, but with its summary and charts.
+    interrupted = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, interrupted.set)
     feeding = asyncio.create_task(
         feed_curve(bootstrap_servers, curve, reports, clock, provider, fed)
     )
@@ -141,7 +147,7 @@ async def replay(
     complete = False
     try:
         next_sample = time.monotonic()
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not interrupted.is_set():
             await watch.poll(0.2)
             await reader.poll(0.05)
             if time.monotonic() >= next_sample:
@@ -159,6 +165,8 @@ async def replay(
         await recorder.sample(watch.book, reader)
         return watch.book, recorder, complete
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
         feeding.cancel()
         await asyncio.gather(feeding, return_exceptions=True)
         await reader.stop()
