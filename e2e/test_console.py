@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from chainctl.arrivals import make_arrivals
-from chainctl.broker import ensure_topics
+from chainctl.broker import EmbeddedBroker, ensure_topics
 from chainctl.chain import Chain
 from chainctl.console import ConsoleServer
 from chainctl.watch import ChainWatch, feed
@@ -35,7 +35,7 @@ def _free_port() -> int:
 
 
 async def _feed_and_register(bootstrap: str, data_dir: Path, cases: int) -> list[str]:
-    reports = make_arrivals(cases, seed=11)
+    reports = make_arrivals(cases, seed=11, prefix="CONSOLE")
     provider = setup_telemetry("partner", data_dir / "traces")
     watch = ChainWatch(bootstrap)
     await watch.start()
@@ -50,13 +50,16 @@ async def _feed_and_register(bootstrap: str, data_dir: Path, cases: int) -> list
 
 
 @pytest.fixture(scope="module")
-def planted(
-    bootstrap_servers: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, str, list[str]]]:
+def planted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, list[str]]]:
     """Registration and screening without the Europaloket: no screening can finish, so
     every screening deadline runs; at a share of 1 % of the period it is at risk at once.
-    One simulated day is 30 s, so none is breached during the test."""
-    tmp_path = tmp_path_factory.mktemp("console")
+    One simulated day is 30 s, so none is breached during the test. A broker of its own:
+    the console shows one chain, and other tests' chains reuse the same V-nummers."""
+    with EmbeddedBroker() as broker:
+        yield from _planted(broker.bootstrap_servers, tmp_path_factory.mktemp("console"))
+
+
+def _planted(bootstrap_servers: str, tmp_path: Path) -> Iterator[tuple[str, str, list[str]]]:
     asyncio.run(ensure_topics(bootstrap_servers))
     chain = Chain(
         bootstrap_servers,
