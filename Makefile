@@ -19,7 +19,7 @@ CASES  ?= 50
 SECONDS_PER_DAY ?= 0.4
 PYTEST_ARGS ?=
 
-.PHONY: setup run test bench lint lock proto asyncapi buf-lint tools clean
+.PHONY: setup run test bench lint lock proto asyncapi buf-lint tools browser clean
 
 setup: $(STAMP)
 
@@ -46,7 +46,7 @@ run: $(STAMP)
 	$(BIN)/migratieketen run --cases $(CASES) --seconds-per-day $(SECONDS_PER_DAY)
 
 # Unit, contract, component and end-to-end tests (real broker, real processes).
-test: $(STAMP) tools
+test: $(STAMP) tools browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Surge benchmark: prints numbers, asserts nothing.
@@ -87,6 +87,12 @@ $(ASYNCAPI):
 	@if command -v npm >/dev/null 2>&1; then \
 		npm install --silent --no-audit --no-fund --prefix $(TOOLS) @asyncapi/cli@6 ; \
 	else echo "npm not found: the AsyncAPI validation test will be skipped"; fi
+
+# Debian's chromium for the console's browser test (Playwright drives it); installed once.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "chromium not installed: the console browser test will be skipped"
 
 buf-lint: tools
 	cd contracts && ../$(BUF) lint

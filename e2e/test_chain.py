@@ -12,6 +12,7 @@ from chainkit.telemetry import V_NUMMER, setup_telemetry
 from e2e.conftest import RunningChain
 from e2e.helpers import check_case_trace, drive, wait_for_traces
 from migratieketen.v1.screening_pb2 import CheckState, Referral
+from screening.service import TIME_LIMIT
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +32,7 @@ async def test_twenty_arrivals_each_reach_an_outcome_in_one_trace(
 
     # At this fast clock some screenings hit their limit: each then ends in time and
     # says exactly which check was not done and why, and the breach is an event.
-    breached = {b.v_nummer for b in book.breaches if b.rule == "screening_time_limit"}
+    breached = {b.v_nummer for b in book.breaches if b.rule == TIME_LIMIT.name}
     for v in v_nummers:
         screening = book.screened[v]
         assert screening.completed_at.ToNanoseconds() <= screening.deadline_at.ToNanoseconds()

@@ -49,7 +49,15 @@ class Chain:
     def start(self, service: str | None = None) -> None:
         for name in (service,) if service else self.services:
             (self.data_dir / "ready" / name).unlink(missing_ok=True)
-            self.processes[name] = spawn([self.python, "-m", name], self.env, self.log_path(name))
+            env = {**self.env, **self.metrics_env(name)}
+            self.processes[name] = spawn([self.python, "-m", name], env, self.log_path(name))
+
+    def metrics_env(self, service: str) -> dict[str, str]:
+        """With MK_METRICS_PORT set, each service its own Prometheus port, counting up."""
+        base = self.env.get("MK_METRICS_PORT")
+        if not base:
+            return {}
+        return {"MK_METRICS_PORT": str(int(base) + (*SERVICES, *self.services).index(service))}
 
     def wait_ready(self, timeout: float = 60.0, service: str | None = None) -> float:
         """Block until the services report ready; return the seconds it took."""

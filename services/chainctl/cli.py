@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
+import shlex
 import shutil
 import signal
 import sys
@@ -14,22 +16,30 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from opentelemetry.sdk.trace import TracerProvider
 
-from chainctl import acls, asyncapi, docs
+from chainctl import acls, asyncapi, curves, docs
 from chainctl.arrivals import make_arrivals
 from chainctl.broker import BrokerError, EmbeddedBroker, ensure_topics, topic_configs
 from chainctl.chain import Chain, ChainError
 from chainctl.traces import case_traces, render
 from chainctl.watch import CaseBook, ChainWatch, feed
-from chainkit.catalogue import topics
+from chainkit.catalogue import topic_for, topics
 from chainkit.clock import SimClock, init_epoch
 from chainkit.telemetry import setup_telemetry
 from migratieketen.v1.asylum_pb2 import AsylumProcedure, DecisionOutcome
+from migratieketen.v1.deadline_pb2 import DeadlineEvent
 from migratieketen.v1.outcome_pb2 import Outcome
 from migratieketen.v1.screening_pb2 import Referral
 
+if TYPE_CHECKING:  # the console and the replay load web and chart libraries: only when used
+    from chainctl.board import Board
+    from chainctl.console import ConsoleServer
+    from chainctl.replay import Recorder
+
+DEADLINE_TOPIC = topic_for(DeadlineEvent).name
 _DEFAULT_BOOTSTRAP = os.environ.get(
     "MK_BOOTSTRAP_SERVERS", os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 )
@@ -37,6 +47,16 @@ _DEFAULT_BOOTSTRAP = os.environ.get(
 
 def _say(text: str) -> None:
     print(text, flush=True)
+
+
+def self_command() -> str:
+    """This command as a user can type it again from the current directory (hints)."""
+    script = Path(sys.argv[0])
+    if script.name != "migratieketen":
+        return f"{shlex.quote(sys.executable)} -m chainctl"
+    if script.is_absolute() and script.is_relative_to(Path.cwd()):
+        script = script.relative_to(Path.cwd())
+    return shlex.quote(str(script))
 
 
 def _partner_telemetry(data_dir: Path) -> TracerProvider:
@@ -130,6 +150,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     broker: EmbeddedBroker | None = None
     chain: Chain | None = None
+    console: ConsoleServer | None = None
     try:
         if args.bootstrap_servers:
             bootstrap = args.bootstrap_servers
@@ -149,6 +170,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"Chain started: {len(chain.services)} services in {startup:.1f} s "
             f"({', '.join(chain.services)}); logs in {data_dir / 'logs'}"
         )
+        if args.console_port:
+            from chainctl.console import ConsoleServer
+
+            console = ConsoleServer(bootstrap, data_dir, args.console_host, args.console_port)
+            if console.start():
+                _say(f"Operations console: {console.url} (open it in a browser while it runs)")
+            else:
+                _say(f"Operations console not started: {console.url} is taken (--console-port)")
+                console = None
         book, complete = asyncio.run(_demo(args, bootstrap, chain))
         elapsed = time.monotonic() - t0
         _say("")
@@ -162,7 +192,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         example = next(iter(sorted(book.outcomes)), None)
         _say(f"Traces: {data_dir / 'traces'} (one JSON-lines file per service).")
         if example:
-            _say(f"Show one case's trace:  migratieketen trace {example} --data-dir {data_dir}")
+            _say(
+                f"Show one case's trace:  {self_command()} trace {example}"
+                f" --data-dir {shlex.quote(str(data_dir))}"
+            )
         return 0 if complete else 1
     except (BrokerError, ChainError) as error:
         _say(f"error: {error}")
@@ -171,6 +204,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         _say("\nInterrupted; stopping the chain.")
         return 130
     finally:
+        if console is not None:
+            console.stop()
         if chain is not None:
             chain.stop()
         if broker is not None:
@@ -250,7 +285,7 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 def cmd_trace(args: argparse.Namespace) -> int:
     if not re.fullmatch(r"\d{10}", args.v_nummer):
-        _say("error: a V-nummer is exactly 10 digits")
+        _say(f"error: {args.v_nummer!r} is not a V-nummer (a V-nummer is exactly 10 digits)")
         return 2
     trace_dir = args.data_dir / "traces"
     if not trace_dir.is_dir():
@@ -262,6 +297,168 @@ def cmd_trace(args: argparse.Namespace) -> int:
         return 1
     for trace_id, spans in found.items():
         _say(render(trace_id, spans, args.v_nummer))
+    return 0
+
+
+def render_deadlines(board: Board, limit: int) -> str:
+    """At-risk and breached cases per deadline type, with the simulated time left."""
+    from chainctl.board import left_text
+
+    now = board.chain_now
+    if now is None:
+        return "No deadline events yet (nothing watched on chain.deadline.v1)."
+    out = [f"Deadlines at chain time {now:%Y-%m-%d %H:%M} (the newest deadline event):"]
+    listed = board.watched("at risk", "breached")
+    for dtype, counts in board.totals().items():
+        summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+        rows = listed.get(dtype, [])
+        description = rows[0].description if rows else ""
+        out.append(f"{dtype}: {summary}" + (f"  ({description})" if description else ""))
+        for row in rows[:limit]:
+            out.append(
+                f"  {row.state:<9} {row.v_nummer}  due {row.due_at:%Y-%m-%d %H:%M}"
+                f"  {left_text(row.left(now))}  ({row.service})"
+            )
+        if len(rows) > limit:
+            out.append(f"  ... and {len(rows) - limit} more (--limit)")
+    return "\n".join(out)
+
+
+def cmd_deadlines(args: argparse.Namespace) -> int:
+    from aiokafka.errors import KafkaError
+
+    from chainctl.board import BoardReader, existing_topics
+
+    async def read() -> tuple[Board, bool]:
+        reader = BoardReader(args.bootstrap_servers, existing_topics(DEADLINE_TOPIC))
+        try:
+            await reader.start()
+            return reader.board, await reader.catch_up(args.timeout)
+        finally:
+            await reader.stop()
+
+    try:
+        board, complete = asyncio.run(read())
+    except KafkaError as error:
+        _say(f"error: cannot read {DEADLINE_TOPIC} from {args.bootstrap_servers}: {error}")
+        return 2
+    _say(render_deadlines(board, args.limit))
+    if not complete:
+        _say(f"(stopped reading after {args.timeout:g} s; the list may be incomplete)")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    try:
+        curve = curves.load(args.name, args.scale)
+    except curves.ReplayError as error:
+        _say(f"error: {error}")
+        return 2
+    seconds_per_day = args.seconds_per_day or curve.seconds_per_day
+    data_dir: Path = args.data_dir
+    if data_dir.exists() and not args.keep_data:
+        shutil.rmtree(data_dir)
+    out_dir = data_dir / "replay" / curve.name
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    broker: EmbeddedBroker | None = None
+    chain: Chain | None = None
+    console: ConsoleServer | None = None
+    t0 = time.monotonic()
+    try:
+        if args.bootstrap_servers:
+            bootstrap = args.bootstrap_servers
+        else:
+            broker = EmbeddedBroker(log_path=data_dir / "logs" / "broker.log")
+            broker.start()
+            bootstrap = broker.bootstrap_servers
+        asyncio.run(ensure_topics(bootstrap))
+        chain = Chain(bootstrap, data_dir, seconds_per_day, args.seed, extra_env=curve.settings)
+        chain.start()
+        chain.wait_ready()
+        clock = SimClock(float(chain.env["MK_CLOCK_EPOCH"]), seconds_per_day)
+        _say(
+            f"Replay {curve.name}: {curve.title}, {curve.total:,} arrivals over {curve.days}"
+            f" simulated days, 1 day = {seconds_per_day:g} s ({curve.days * seconds_per_day:.0f}"
+            f" s of arrivals); chain of {len(chain.services)} services ready."
+        )
+        if args.console_port:
+            from chainctl.console import ConsoleServer
+
+            console = ConsoleServer(bootstrap, data_dir, "127.0.0.1", args.console_port)
+            if console.start():
+                _say(f"Operations console: {console.url}")
+            else:
+                console = None
+
+        from chainctl import replay
+
+        def progress(recorder: Recorder) -> None:
+            if len(recorder.samples) % 5 != 1:
+                return  # a line every 10 s
+            s = recorder.samples[-1]
+            _say(
+                f"  day {s.sim_days:6.2f}  arrived {s.fed:>6} | registered {s.registered:>6}"
+                f" | screened {s.screened:>6} | decided {s.decided:>6} | outcomes {s.outcomes:>6}"
+                f" | backlog {sum(s.backlog.values()):>6} | at risk {sum(s.at_risk.values()):>5}"
+                f" | breached {sum(s.breached.values()):>5}"
+            )
+
+        book, recorder, complete = asyncio.run(
+            replay.replay(curve, bootstrap, data_dir / "traces", clock, args.timeout, progress)
+        )
+        out_dir.mkdir(parents=True, exist_ok=True)
+        replay.write_samples(recorder.samples, out_dir / "samples.csv")
+        written = replay.charts(curve, recorder.samples, out_dir)
+        text = summary(book, curve.total)
+        (out_dir / "summary.txt").write_text(f"{curve.title}\n{curve.source}\n\n{text}\n")
+        _say("")
+        _say(f"Summary of {curve.name} ({curve.total:,} arrivals, {time.monotonic() - t0:.0f} s):")
+        _say(text)
+        if not complete:
+            _say(
+                f"Stopped after {time.monotonic() - t0:.0f} s (interrupted or --timeout) with"
+                f" {len(book.open_cases())} cases without an outcome."
+            )
+        _say(f"Charts: {', '.join(str(p) for p in written)}")
+        _say(f"Samples: {out_dir / 'samples.csv'}; summary: {out_dir / 'summary.txt'}")
+        example = next(iter(sorted(book.outcomes)), None)
+        if example:
+            _say(
+                f"Show one case's trace:  {self_command()} trace {example}"
+                f" --data-dir {shlex.quote(str(data_dir))}"
+            )
+        return 0 if complete else 1
+    except (BrokerError, ChainError) as error:
+        _say(f"error: {error}")
+        return 2
+    except KeyboardInterrupt:
+        _say("\nInterrupted; stopping the chain.")
+        return 130
+    finally:
+        if console is not None:
+            console.stop()
+        if chain is not None:
+            chain.stop()
+        if broker is not None:
+            broker.stop()
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    _say(
+        f"Operations console on http://{args.host}:{args.port}/ reading {args.bootstrap_servers}"
+        f" and {args.data_dir / 'traces'}; Ctrl-C stops it."
+    )
+    from chainctl.console import serve
+    from chainkit.metrics import setup_metrics
+
+    endpoint = os.environ.get("MK_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    if args.metrics_port or endpoint:  # the backlog (mk.consumer.lag) of every service
+        setup_metrics("console", port=args.metrics_port, host=args.host, otlp_endpoint=endpoint)
+        if args.metrics_port:
+            _say(f"Consumer lag for Prometheus on http://{args.host}:{args.metrics_port}/metrics")
+    with contextlib.suppress(KeyboardInterrupt):
+        serve(args.bootstrap_servers, args.data_dir, args.host, args.port)
     return 0
 
 
@@ -352,6 +549,13 @@ def parser() -> argparse.ArgumentParser:
         help="use this Kafka instead of starting the embedded broker",
     )
     run.add_argument("--keep-data", action="store_true", help="do not wipe --data-dir first")
+    run.add_argument(
+        "--console-port",
+        type=int,
+        default=8765,
+        help="serve the operations console on this port while the chain runs (0: off)",
+    )
+    run.add_argument("--console-host", default="127.0.0.1", help="console address")
     run.set_defaults(func=cmd_run)
 
     fd = sub.add_parser("feed", parents=[data], help="publish demo arrival reports")
@@ -386,6 +590,48 @@ def parser() -> argparse.ArgumentParser:
     tr = sub.add_parser("trace", parents=[data], help="show one case's trace by V-nummer")
     tr.add_argument("v_nummer")
     tr.set_defaults(func=cmd_trace)
+
+    dl = sub.add_parser(
+        "deadlines", help="legal deadlines at risk and breached, per type, with the time left"
+    )
+    dl.add_argument("--bootstrap-servers", default=_DEFAULT_BOOTSTRAP)
+    dl.add_argument("--limit", type=int, default=20, help="cases listed per type (default 20)")
+    dl.add_argument("--timeout", type=float, default=20.0, help="stop reading after N s")
+    dl.set_defaults(func=cmd_deadlines)
+
+    rp = sub.add_parser(
+        "replay",
+        parents=[data],
+        help="replay a real peak: " + ", ".join(curves.names()),
+    )
+    rp.add_argument("name", help="one of: " + ", ".join(curves.names()))
+    rp.add_argument(
+        "--seconds-per-day",
+        type=float,
+        default=None,
+        help="real seconds per simulated day (default: the replay's own)",
+    )
+    rp.add_argument(
+        "--scale", type=float, default=1.0, help="replay this share of the arrivals (default 1)"
+    )
+    rp.add_argument("--seed", type=int, default=None, help="simulation seed")
+    rp.add_argument("--timeout", type=float, default=7200.0, help="give up after N seconds")
+    rp.add_argument("--bootstrap-servers", default=None, help="use this Kafka instead")
+    rp.add_argument("--keep-data", action="store_true", help="do not wipe --data-dir first")
+    rp.add_argument("--console-port", type=int, default=8765, help="console port (0: off)")
+    rp.set_defaults(func=cmd_replay)
+
+    co = sub.add_parser("console", parents=[data], help="the operations console in the browser")
+    co.add_argument("--bootstrap-servers", default=_DEFAULT_BOOTSTRAP)
+    co.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    co.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    co.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve mk.consumer.lag for Prometheus on this port (default off)",
+    )
+    co.set_defaults(func=cmd_console)
 
     ck = sub.add_parser(
         "clock", help="write the chain's clock epoch to a file once (kept if already there)"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chainkit.telemetry import STAGE, V_NUMMER
+from chainkit.spanindex import SpanIndex
+from chainkit.telemetry import STAGE
 
 
 @dataclass
@@ -29,39 +29,25 @@ class SpanRecord:
         return str(self.attributes.get(STAGE, ""))
 
 
-def load_spans(trace_dir: Path) -> list[SpanRecord]:
-    spans = []
-    for path in sorted(trace_dir.glob("*.jsonl")):
-        with path.open(encoding="utf-8") as lines:
-            for line in lines:
-                if not line.strip():
-                    continue
-                raw = json.loads(line)
-                spans.append(
-                    SpanRecord(
-                        trace_id=raw["trace_id"],
-                        span_id=raw["span_id"],
-                        parent_id=raw["parent_id"],
-                        name=raw["name"],
-                        service=raw["service"] or "?",
-                        start_ns=int(raw["start_ns"]),
-                        end_ns=int(raw["end_ns"]),
-                        status=raw["status"],
-                        attributes=raw["attributes"],
-                    )
-                )
-    return spans
+def parse_span(line: str) -> SpanRecord:
+    raw = json.loads(line)
+    return SpanRecord(
+        trace_id=raw["trace_id"],
+        span_id=raw["span_id"],
+        parent_id=raw["parent_id"],
+        name=raw["name"],
+        service=raw["service"] or "?",
+        start_ns=int(raw["start_ns"]),
+        end_ns=int(raw["end_ns"]),
+        status=raw["status"],
+        attributes=raw["attributes"],
+    )
 
 
 def case_traces(trace_dir: Path, v_nummer: str) -> dict[str, list[SpanRecord]]:
-    """All spans of every trace that carries this V-nummer, by trace id."""
-    spans = load_spans(trace_dir)
-    trace_ids = {s.trace_id for s in spans if s.attributes.get(V_NUMMER) == v_nummer}
-    by_trace: dict[str, list[SpanRecord]] = defaultdict(list)
-    for span in spans:
-        if span.trace_id in trace_ids:
-            by_trace[span.trace_id].append(span)
-    return dict(by_trace)
+    """All spans of every trace that carries this V-nummer, by trace id (from the index)."""
+    found = SpanIndex(trace_dir).case_lines(v_nummer)
+    return {trace_id: [parse_span(line) for line in lines] for trace_id, lines in found.items()}
 
 
 def build_tree(spans: list[SpanRecord]) -> list[SpanRecord]:

@@ -24,10 +24,11 @@ from opentelemetry.trace import Status, StatusCode
 from sqlalchemy import MetaData
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from chainkit import deadlines
+from chainkit import deadlines, metrics
 from chainkit.catalogue import consumed_by
 from chainkit.clock import SimClock, timestamp
 from chainkit.codec import PoisonMessage, decode, header_dict
+from chainkit.metrics import setup_metrics
 from chainkit.relay import OutboxRelay
 from chainkit.settings import Settings
 from chainkit.store import Store, Timer, UnitOfWork
@@ -49,6 +50,7 @@ class Ctx:
 
     def publish(self, message: Message, key: str | bytes | None) -> None:
         self.uow.publish(message, key)
+        metrics.published(self.service, message)
 
     async def schedule(self, kind: str, v_nummer: str, due_at: datetime, payload: bytes) -> None:
         await self.uow.schedule(kind, v_nummer, due_at, payload)
@@ -122,6 +124,13 @@ class ServiceRuntime:
         self.settings = settings
         self.provider = setup_telemetry(spec.name, settings.trace_dir, settings.otlp_endpoint)
         self.tracer = self.provider.get_tracer(f"migratieketen.{spec.name}")
+        self.meters = setup_metrics(
+            spec.name,
+            self.provider,
+            port=settings.metrics_port,
+            host=settings.metrics_host,
+            otlp_endpoint=settings.otlp_endpoint,
+        )
         self.store = Store(settings.database_url_for(spec.name), spec.metadata, spec.name)
         self.clock = SimClock(settings.clock_epoch or time.time(), settings.clock_seconds_per_day)
         self.broker = KafkaBroker(
@@ -213,6 +222,7 @@ class ServiceRuntime:
                 "messaging.destination.name": record.topic,
                 "messaging.destination.partition.id": str(record.partition),
                 "messaging.kafka.message.offset": record.offset,
+                metrics.RECORD_TIMESTAMP: record.timestamp,
                 "messaging.message.id": event_id,
             },
         ) as span:
@@ -380,6 +390,7 @@ class ServiceRuntime:
         await self.producer.stop()
         await self.store.close()
         self.provider.shutdown()
+        self.meters.shutdown()
 
 
 def _event_id(record: ConsumerRecord, headers: dict[str, str]) -> str:

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("MK_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
     )
     log_level: str = "WARNING"
+    # A Prometheus endpoint for this service's metrics (chainkit.metrics); off when unset.
+    # `migratieketen run` gives each service its own port, counting up from this one.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
 
     @field_validator("bootstrap_servers")
     @classmethod

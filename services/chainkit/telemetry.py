@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,8 +20,10 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from chainkit.spanindex import V_NUMMER, Line, SpanIndex
+
 # Attribute names every case span carries. Only the V-nummer identifies a person here.
-V_NUMMER = "case.v_nummer"
+__all__ = ["EVENT", "STAGE", "V_NUMMER"]
 STAGE = "case.stage"
 EVENT = "case.event"
 
@@ -28,38 +31,54 @@ _PROPAGATOR = TraceContextTextMapPropagator()
 
 
 class JsonLinesSpanExporter(SpanExporter):
-    """Appends finished spans to a JSON-lines file that the `trace` CLI reads."""
+    """Appends finished spans to a JSON-lines file that the `trace` CLI reads, and indexes
+    them by V-nummer (chainkit.spanindex)."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
+        self._index = SpanIndex(path.parent)
         self._lock = threading.Lock()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        lines = []
+        lines: list[tuple[str, str, str | None]] = []
         for span in spans:
             ctx = span.get_span_context()
             if ctx is None:
                 continue
-            lines.append(
-                json.dumps(
-                    {
-                        "trace_id": f"{ctx.trace_id:032x}",
-                        "span_id": f"{ctx.span_id:016x}",
-                        "parent_id": f"{span.parent.span_id:016x}" if span.parent else None,
-                        "name": span.name,
-                        "kind": span.kind.name,
-                        "service": span.resource.attributes.get("service.name"),
-                        "start_ns": span.start_time,
-                        "end_ns": span.end_time,
-                        "status": span.status.status_code.name,
-                        "attributes": dict(span.attributes or {}),
-                    },
-                    default=str,
-                )
+            trace_id = f"{ctx.trace_id:032x}"
+            v_nummer = (span.attributes or {}).get(V_NUMMER)
+            text = json.dumps(
+                {
+                    "trace_id": trace_id,
+                    "span_id": f"{ctx.span_id:016x}",
+                    "parent_id": f"{span.parent.span_id:016x}" if span.parent else None,
+                    "name": span.name,
+                    "kind": span.kind.name,
+                    "service": span.resource.attributes.get("service.name"),
+                    "start_ns": span.start_time,
+                    "end_ns": span.end_time,
+                    "status": span.status.status_code.name,
+                    "attributes": dict(span.attributes or {}),
+                },
+                default=str,
             )
-        with self._lock, self._path.open("a", encoding="utf-8") as out:
-            out.write("".join(line + "\n" for line in lines))
+            lines.append((text + "\n", trace_id, str(v_nummer) if v_nummer else None))
+        with self._lock:
+            with self._path.open("ab") as out:
+                start = out.tell()
+                encoded = [text.encode("utf-8") for text, _, _ in lines]
+                out.write(b"".join(encoded))
+                end = out.tell()
+            index_lines = []
+            offset = start
+            for raw, (_, trace_id, v_nummer) in zip(encoded, lines, strict=True):
+                index_lines.append(Line(offset, len(raw), trace_id, v_nummer))
+                offset += len(raw)
+            try:
+                self._index.add(self._path, start, end, index_lines)
+            except sqlite3.Error as error:  # the spans are written; a reader indexes them
+                logging.getLogger(__name__).warning("span index not updated: %s", error)
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:

@@ -20,12 +20,12 @@ from sqlalchemy import (
 )
 
 from chainkit.clock import timestamp
+from chainkit.deadlines import DeadlineType
 from chainkit.runtime import Ctx, ServiceSpec
 from chainkit.store import Timer
 from migratieketen.v1.arrival_pb2 import ArrivalReport
 from migratieketen.v1.bvv_pb2 import PersonRegistered
 from migratieketen.v1.common_pb2 import EuSystem, Partner
-from migratieketen.v1.deadline_pb2 import DeadlineBreached
 from migratieketen.v1.europaloket_pb2 import (
     CheckOperation,
     CheckPurpose,
@@ -58,7 +58,6 @@ from screening.domain import (
     requested_systems,
     screening_form,
     system_check,
-    system_name,
     takes_biometrics,
     time_limit,
     vulnerability_check,
@@ -66,7 +65,19 @@ from screening.domain import (
 
 OPEN, COMPLETED = "open", "completed"
 NOT_DONE = CheckState.CHECK_STATE_NOT_DONE
-DEADLINE, EURODAC_72H, RETRY = "screening-deadline", "eurodac-72h", "europaloket-retry"
+DEADLINE, RETRY = "screening-deadline", "europaloket-retry"
+# The legal deadlines screening owns; the kit publishes started, at risk, met and breached.
+TIME_LIMIT = DeadlineType(
+    "screening.time_limit",
+    service="screening",
+    description="screen within 7 days at the external border (4 if held there over 72 h), "
+    "3 days inland (Screening Regulation Art. 8(3))",
+)
+EURODAC = DeadlineType(
+    "screening.eurodac_72h",
+    service="screening",
+    description="register the fingerprints in Eurodac within 72 hours (Eurodac Regulation)",
+)
 
 metadata = MetaData()
 screenings = Table(
@@ -126,9 +137,23 @@ async def on_registered(event: PersonRegistered, ctx: Ctx) -> None:
         )
     await _ask_all(ctx, screening_id, event.v_nummer, arrival, list(requested_systems(arrival)))
     await ctx.schedule(DEADLINE, event.v_nummer, due, screening_id.encode())
+    days = time_limit(arrival).total_seconds() / 86_400
+    await ctx.watch(
+        TIME_LIMIT,
+        event.v_nummer,
+        due,
+        started_at=started,
+        ref=screening_id,
+        detail=f"screening not completed within {days:g} days",
+    )
     if takes_biometrics(arrival):
-        await ctx.schedule(
-            EURODAC_72H, event.v_nummer, started + EURODAC_TRANSMISSION, screening_id.encode()
+        await ctx.watch(
+            EURODAC,
+            event.v_nummer,
+            started + EURODAC_TRANSMISSION,
+            started_at=started,
+            ref=screening_id,
+            detail="eurodac registration not confirmed within 72 hours",
         )
 
 
@@ -231,6 +256,8 @@ async def on_check_result(result: CheckResult, ctx: Ctx) -> None:
     )
     arrival = ArrivalReport.FromString(row.arrival)
     waiting = pending(requested_systems(arrival), merged)
+    if EuSystem.EU_SYSTEM_EURODAC in systems and EuSystem.EU_SYSTEM_EURODAC not in waiting:
+        await ctx.meet(EURODAC, row.v_nummer, ref=row.screening_id)
     if not waiting:
         await _complete(ctx, row, merged, arrival)
         return
@@ -259,50 +286,14 @@ async def on_deadline(timer: Timer, ctx: Ctx) -> None:
 
 async def _close_at_deadline(ctx: Ctx, row: Row[Any]) -> None:
     """Screening does not run longer than its limit: what is not done is recorded as not
-    done, and the breach is an event of its own."""
+    done; the kit's watch of TIME_LIMIT publishes the breach."""
     arrival = ArrivalReport.FromString(row.arrival)
     merged = CheckResult.FromString(row.answers)
-    waiting = pending(requested_systems(arrival), merged)
     days = time_limit(arrival).total_seconds() / 86_400
     due = datetime.fromtimestamp(row.deadline_at, UTC)
-    completed = await _complete(
+    await _complete(
         ctx, row, merged, arrival, closing_reason=f"did not answer within {days:g} days", at=due
     )
-    not_done = ", ".join(c.check for c in completed.checks if c.state == NOT_DONE)
-    waiting_for = ", ".join(system_name(s) for s in waiting)
-    ctx.publish(
-        DeadlineBreached(
-            v_nummer=row.v_nummer,
-            service=ctx.service,
-            stage="screening",
-            rule="screening_time_limit",
-            due_at=timestamp(due),
-            detected_at=timestamp(ctx.clock.now()),
-            detail=f"not done: {not_done}" + (f" (waiting for {waiting_for})" if waiting else ""),
-        ),
-        key=row.v_nummer,
-    )
-
-
-async def on_eurodac_due(timer: Timer, ctx: Ctx) -> None:
-    row = await _open_screening(ctx, timer.payload.decode())
-    if row is None:
-        return
-    arrival = ArrivalReport.FromString(row.arrival)
-    waiting = pending(requested_systems(arrival), CheckResult.FromString(row.answers))
-    if EuSystem.EU_SYSTEM_EURODAC in waiting:
-        ctx.publish(
-            DeadlineBreached(
-                v_nummer=row.v_nummer,
-                service=ctx.service,
-                stage="screening",
-                rule="eurodac_transmission_72h",
-                due_at=timestamp(timer.due_at),
-                detected_at=timestamp(ctx.clock.now()),
-                detail="eurodac registration not confirmed within 72 hours",
-            ),
-            key=row.v_nummer,
-        )
 
 
 async def _complete(
@@ -332,8 +323,10 @@ async def _complete(
         .where(screenings.c.screening_id == screening_id)
         .values(state=COMPLETED, completed_at=now.timestamp(), referral=Referral.Name(decided))
     )
-    for kind in (DEADLINE, EURODAC_72H, RETRY):
+    for kind in (DEADLINE, RETRY):
         await ctx.uow.cancel(kind, v_nummer)
+    if not closing_reason:
+        await ctx.meet(TIME_LIMIT, v_nummer, ref=screening_id)
     completed = ScreeningCompleted(
         v_nummer=v_nummer,
         setting=arrival.setting,
@@ -355,5 +348,5 @@ SPEC = ServiceSpec(
     stage="screening",
     metadata=metadata,
     handlers={PersonRegistered: on_registered, CheckResult: on_check_result},
-    timers={DEADLINE: on_deadline, EURODAC_72H: on_eurodac_due, RETRY: on_retry},
+    timers={DEADLINE: on_deadline, RETRY: on_retry},
 )

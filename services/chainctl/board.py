@@ -1,0 +1,183 @@
+"""What the operations team sees: the chain's own topics folded into a board.
+
+Reads topics from the beginning without a consumer group (it changes nothing), and keeps
+the latest state of every watched legal deadline, arrivals and outcomes per minute, and
+the last word of whatever capacity events exist. No personal data: V-nummers, types,
+stages and times only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from google.protobuf.message import Message
+
+from chainkit.catalogue import topic_for, topics
+from chainkit.codec import PoisonMessage, decode, header_dict
+from migratieketen.v1.arrival_pb2 import ArrivalReport
+from migratieketen.v1.deadline_pb2 import DeadlineEvent, DeadlineState
+from migratieketen.v1.outcome_pb2 import CaseOutcome
+
+AT_RISK = DeadlineState.DEADLINE_STATE_AT_RISK
+BREACHED = DeadlineState.DEADLINE_STATE_BREACHED
+RUNNING = (DeadlineState.DEADLINE_STATE_STARTED, AT_RISK)
+
+
+def state_name(state: DeadlineState.ValueType) -> str:
+    return DeadlineState.Name(state).removeprefix("DEADLINE_STATE_").lower().replace("_", " ")
+
+
+def _dt(ts: object) -> datetime:
+    return ts.ToDatetime(tzinfo=UTC)  # type: ignore[attr-defined, no-any-return]
+
+
+@dataclass(frozen=True)
+class DeadlineRow:
+    type: str
+    v_nummer: str
+    ref: str
+    service: str
+    state: str
+    started_at: datetime
+    due_at: datetime
+    at: datetime
+    late_seconds: int
+    description: str
+
+    def left(self, now: datetime) -> timedelta:
+        return self.due_at - now
+
+
+def left_text(delta: timedelta) -> str:
+    """'2d 03h left' or '5h 10m over', in simulated time."""
+    seconds = int(delta.total_seconds())
+    word = "left" if seconds >= 0 else "over"
+    seconds = abs(seconds)
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    if days:
+        return f"{days}d {hours:02d}h {word}"
+    return f"{hours}h {rest // 60:02d}m {word}"
+
+
+@dataclass
+class Board:
+    """The latest state of every deadline, and counts per real minute."""
+
+    deadlines: dict[tuple[str, str, str], DeadlineRow] = field(default_factory=dict)
+    chain_now: datetime | None = None  # the newest simulated time any event carried
+    arrivals: Counter[int] = field(default_factory=Counter)  # per real minute (epoch // 60)
+    outcomes: Counter[int] = field(default_factory=Counter)
+    latest: dict[str, Message] = field(default_factory=dict)  # last event per topic
+    counts: Counter[str] = field(default_factory=Counter)  # events per topic
+
+    def add(self, topic: str, message: Message, timestamp_ms: int) -> None:
+        self.counts[topic] += 1
+        self.latest[topic] = message
+        minute = timestamp_ms // 60_000
+        if isinstance(message, ArrivalReport):
+            self.arrivals[minute] += 1
+        elif isinstance(message, CaseOutcome):
+            self.outcomes[minute] += 1
+        elif isinstance(message, DeadlineEvent):
+            at = _dt(message.at)
+            self.chain_now = at if self.chain_now is None else max(self.chain_now, at)
+            self.deadlines[(message.type, message.v_nummer, message.ref)] = DeadlineRow(
+                type=message.type,
+                v_nummer=message.v_nummer,
+                ref=message.ref,
+                service=message.service,
+                state=state_name(message.state),
+                started_at=_dt(message.started_at),
+                due_at=_dt(message.due_at),
+                at=at,
+                late_seconds=message.late_seconds,
+                description=message.description,
+            )
+
+    def watched(self, *states: str) -> dict[str, list[DeadlineRow]]:
+        """Deadlines in these states per type, the closest (or longest over) first."""
+        by_type: dict[str, list[DeadlineRow]] = defaultdict(list)
+        for row in self.deadlines.values():
+            if row.state in states:
+                by_type[row.type].append(row)
+        return {t: sorted(rows, key=lambda r: r.due_at) for t, rows in sorted(by_type.items())}
+
+    def totals(self) -> dict[str, Counter[str]]:
+        """Per type: how many deadlines are in each state now."""
+        out: dict[str, Counter[str]] = defaultdict(Counter)
+        for row in self.deadlines.values():
+            out[row.type][row.state] += 1
+        return dict(sorted(out.items()))
+
+    def of_case(self, v_nummer: str) -> list[DeadlineRow]:
+        return sorted(
+            (r for r in self.deadlines.values() if r.v_nummer == v_nummer),
+            key=lambda r: r.started_at,
+        )
+
+
+def existing_topics(*names: str) -> list[str]:
+    """The names that are in the catalogue (topics.toml): read what exists, skip the rest."""
+    known = {t.name for t in topics().values()}
+    return [n for n in names if n in known]
+
+
+BOARD_TOPICS = existing_topics(
+    topic_for(ArrivalReport).name,
+    topic_for(CaseOutcome).name,
+    topic_for(DeadlineEvent).name,
+)
+
+
+class BoardReader:
+    """Follows topics from the beginning without a consumer group."""
+
+    def __init__(self, bootstrap_servers: str, topic_names: list[str]) -> None:
+        self.board = Board()
+        self.topic_names = topic_names
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=100,
+        )
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        self._consumer.subscribe(self.topic_names)
+
+    async def stop(self) -> None:
+        await self._consumer.stop()
+
+    async def poll(self, timeout: float = 0.2) -> int:
+        batches = await self._consumer.getmany(timeout_ms=int(timeout * 1000))
+        read = 0
+        for records in batches.values():
+            for record in records:
+                read += 1
+                try:
+                    message = decode(record.topic, record.value or b"", header_dict(record.headers))
+                except PoisonMessage:
+                    continue  # the services dead-letter what they cannot read
+                self.board.add(record.topic, message, record.timestamp)
+        return read
+
+    async def catch_up(self, timeout: float = 20.0) -> bool:
+        """Read until every partition is at the end it had when this was called."""
+        deadline = time.monotonic() + timeout
+        while not self._consumer.assignment() and time.monotonic() < deadline:
+            await self.poll(0.1)
+        parts: set[TopicPartition] = set(self._consumer.assignment())
+        ends = await self._consumer.end_offsets(list(parts))
+        while time.monotonic() < deadline:
+            positions = {tp: await self._consumer.position(tp) for tp in parts}
+            if all(positions[tp] >= ends[tp] for tp in parts):
+                return True
+            await self.poll(0.2)
+        return False

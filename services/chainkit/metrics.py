@@ -1,0 +1,222 @@
+"""Metrics through the OpenTelemetry metrics SDK: every measure is defined once, here.
+
+Events in and out, handling time and hop latency come from the spans the kit already
+makes (a span processor, so no handler is touched); legal-deadline events from what a
+service publishes; occupancy and consumer lag from callbacks (the COA service and the
+operations console register them). Exported on a Prometheus endpoint (setting
+MK_METRICS_PORT, bound to MK_METRICS_HOST, 127.0.0.1 by default) and over OTLP when
+OTEL_EXPORTER_OTLP_ENDPOINT is set. Labels are services, topics, deadline types and
+states: never a V-nummer or anything about a person.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from google.protobuf.message import Message
+from opentelemetry.context import Context
+from opentelemetry.metrics import CallbackOptions, Counter, Histogram, Meter, Observation
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+from opentelemetry.trace import SpanKind
+
+from migratieketen.v1.deadline_pb2 import DeadlineEvent, DeadlineState
+
+log = logging.getLogger(__name__)
+
+# The span attribute with the Kafka record's timestamp (ms), set on every consumer span.
+RECORD_TIMESTAMP = "messaging.kafka.message.timestamp"
+DEAD_LETTER_REASON = "case.dead_letter_reason"
+TOPIC = "messaging.destination.name"
+DAY = 86_400.0
+SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+DAYS_BUCKETS = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 14.0, 30.0, 90.0, 180.0, 365.0)
+
+# Callbacks that report gauges: occupancy per location, consumer lag per group and topic.
+OccupancySource = Callable[[], Mapping[str, float]]
+LagSource = Callable[[], Mapping[tuple[str, str], int]]
+_occupancy: list[OccupancySource] = []
+_lag: list[LagSource] = []
+
+
+def observe_occupancy(source: OccupancySource) -> None:
+    """Hook for the reception (COA) service: `source()` returns occupied places per location."""
+    _occupancy.append(source)
+
+
+def observe_lag(source: LagSource) -> None:
+    """Hook for whoever reads the consumer groups' offsets: (group, topic) -> records behind."""
+    _lag.append(source)
+
+
+def _occupancy_now(_: CallbackOptions) -> Iterable[Observation]:
+    for source in _occupancy:
+        for location, occupied in source().items():
+            yield Observation(occupied, {"location": location})
+
+
+def _lag_now(_: CallbackOptions) -> Iterable[Observation]:
+    for source in _lag:
+        for (group, topic), behind in source().items():
+            yield Observation(behind, {"group": group, "topic": topic})
+
+
+@dataclass(frozen=True)
+class Measures:
+    """The one definition of each measure."""
+
+    events_in: Counter
+    events_out: Counter
+    handling: Histogram
+    hop_latency: Histogram
+    stage_duration: Histogram
+    deadline_events: Counter
+    dead_letters: Counter
+
+    @classmethod
+    def on(cls, meter: Meter) -> Measures:
+        meter.create_observable_gauge(
+            "mk.occupancy",
+            [_occupancy_now],
+            unit="{place}",
+            description="Occupied reception places per location (COA)",
+        )
+        meter.create_observable_gauge(
+            "mk.consumer.lag",
+            [_lag_now],
+            unit="{record}",
+            description="Records a service's consumer group is behind, per topic (backlog)",
+        )
+        return cls(
+            events_in=meter.create_counter(
+                "mk.events.in", unit="{event}", description="Events consumed, per service and topic"
+            ),
+            events_out=meter.create_counter(
+                "mk.events.out",
+                unit="{event}",
+                description="Events published (sent by the outbox relay), per service and topic",
+            ),
+            handling=meter.create_histogram(
+                "mk.handling.duration",
+                unit="s",
+                explicit_bucket_boundaries_advisory=SECONDS_BUCKETS,
+                description="Time a service spends on one consumed event",
+            ),
+            hop_latency=meter.create_histogram(
+                "mk.hop.latency",
+                unit="s",
+                explicit_bucket_boundaries_advisory=SECONDS_BUCKETS,
+                description="From the event's write to the broker to its consumer starting on it",
+            ),
+            stage_duration=meter.create_histogram(
+                "mk.stage.duration",
+                unit="d",
+                explicit_bucket_boundaries_advisory=DAYS_BUCKETS,
+                description="Simulated days from the start of a legally timed step to its end "
+                "(a deadline met), per deadline type",
+            ),
+            deadline_events=meter.create_counter(
+                "mk.deadline.events",
+                unit="{deadline}",
+                description="Legal deadlines per type and state (started, at risk, met, "
+                "breached, cancelled)",
+            ),
+            dead_letters=meter.create_counter(
+                "mk.dead_letters",
+                unit="{event}",
+                description="Events sent to the dead-letter topic, per service, topic and reason",
+            ),
+        )
+
+
+_measures: Measures | None = None
+
+
+def state_label(state: DeadlineState.ValueType) -> str:
+    return DeadlineState.Name(state).removeprefix("DEADLINE_STATE_").lower()
+
+
+def published(service: str, message: Message) -> None:
+    """Called for every event a handler publishes: counts the deadline events."""
+    if _measures is None or not isinstance(message, DeadlineEvent):
+        return
+    labels = {"service": service, "type": message.type, "state": state_label(message.state)}
+    _measures.deadline_events.add(1, labels)
+    if message.state == DeadlineState.DEADLINE_STATE_MET:
+        took = message.at.ToSeconds() - message.started_at.ToSeconds()
+        _measures.stage_duration.record(max(took, 0) / DAY, {"type": message.type})
+
+
+class MetricsSpanProcessor(SpanProcessor):
+    """Counts events in and out, handling time, hop latency and dead letters from spans."""
+
+    def __init__(self, measures: Measures) -> None:
+        self._measures = measures
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        return None
+
+    def on_end(self, span: ReadableSpan) -> None:
+        attributes = span.attributes or {}
+        topic = attributes.get(TOPIC)
+        if topic is None or span.start_time is None or span.end_time is None:
+            return
+        labels = {"service": str(span.resource.attributes.get("service.name")), "topic": topic}
+        m = self._measures
+        if span.kind == SpanKind.PRODUCER:
+            m.events_out.add(1, labels)
+        elif span.kind == SpanKind.CONSUMER:
+            m.events_in.add(1, labels)
+            m.handling.record((span.end_time - span.start_time) / 1e9, labels)
+            written_ms = attributes.get(RECORD_TIMESTAMP)
+            if isinstance(written_ms, int) and written_ms > 0:
+                m.hop_latency.record(max(span.start_time / 1e6 - written_ms, 0.0) / 1e3, labels)
+            reason = attributes.get(DEAD_LETTER_REASON)
+            if reason:
+                m.dead_letters.add(1, {**labels, "reason": str(reason)})
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True
+
+
+def setup_metrics(
+    service: str,
+    tracer_provider: TracerProvider | None = None,
+    *,
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    otlp_endpoint: str | None = None,
+    readers: Iterable[MetricReader] = (),
+) -> MeterProvider:
+    """The process's meter provider; call once per process. Without a port, an OTLP
+    endpoint or `readers` the measures are kept but not exported."""
+    global _measures
+    readers = list(readers)
+    if port:
+        from opentelemetry.exporter.prometheus import PrometheusMetricReader
+        from prometheus_client import start_http_server
+
+        start_http_server(port, addr=host)
+        readers.append(PrometheusMetricReader())
+        log.info("metrics for Prometheus on http://%s:%d/metrics", host, port)
+    if otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+        endpoint = otlp_endpoint.rstrip("/")
+        if not endpoint.endswith("/v1/metrics"):
+            endpoint += "/v1/metrics"
+        readers.append(PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=endpoint)))
+    provider = MeterProvider(
+        resource=Resource.create({"service.name": service}), metric_readers=readers
+    )
+    _measures = Measures.on(provider.get_meter("migratieketen"))
+    if tracer_provider is not None:
+        tracer_provider.add_span_processor(MetricsSpanProcessor(_measures))
+    return provider

@@ -1,0 +1,184 @@
+"""An index of the span files: V-nummer -> trace ids -> (file, offset, length) of each span.
+
+Every service appends its spans as JSON lines to `<trace_dir>/<service>.jsonl`; one SQLite
+file `<trace_dir>/index.sqlite` beside them maps each case to its spans, so looking up one
+case reads a few dozen lines instead of every span of the run. The exporter adds the
+lines it wrote; a reader first catches up with any line not indexed yet (a file from
+before the index, or a process that stopped between writing and indexing), so the index
+is only ever a cache of the files.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+INDEX_FILE = "index.sqlite"
+IDLE_SECONDS = 5.0
+# The span attribute that carries the case handle (chainkit.telemetry tags spans with it).
+V_NUMMER = "case.v_nummer"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (name TEXT PRIMARY KEY, indexed_upto INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS spans (
+    trace_id TEXT NOT NULL, file TEXT NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS spans_by_trace ON spans (trace_id);
+CREATE TABLE IF NOT EXISTS cases (
+    v_nummer TEXT NOT NULL, trace_id TEXT NOT NULL, PRIMARY KEY (v_nummer, trace_id)
+) WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True)
+class Line:
+    """One span line as the exporter wrote it: where it starts, its trace and case."""
+
+    offset: int
+    length: int
+    trace_id: str
+    v_nummer: str | None
+
+
+class SpanIndex:
+    def __init__(self, trace_dir: Path) -> None:
+        self.trace_dir = trace_dir
+        self.path = trace_dir / INDEX_FILE
+
+    @contextmanager
+    def _connect(self, write: bool) -> Iterator[sqlite3.Connection]:
+        self.trace_dir.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            if write:
+                db.execute("BEGIN IMMEDIATE")
+            yield db
+            if write:
+                db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        finally:
+            db.close()
+
+    def add(self, file: Path, start: int, end: int, lines: Iterable[Line]) -> None:
+        """The exporter wrote `lines` to `file` between byte offsets start and end."""
+        with self._connect(write=True) as db:
+            upto = _indexed_upto(db, file.name)
+            if upto >= end:
+                return  # a reader caught up with these lines already
+            if upto != start:
+                _catch_up(db, file)  # lines before ours were never indexed
+                return
+            _insert(db, file.name, lines)
+            _set_upto(db, file.name, end)
+
+    def catch_up(self) -> None:
+        """Index the lines of span files no exporter is writing (idle for IDLE_SECONDS)
+        that are not indexed yet. A file still being written is indexed by its exporter;
+        waiting for the index's write lock then would only slow the lookup down."""
+        idle_since = time.time() - IDLE_SECONDS
+        files = [
+            f for f in sorted(self.trace_dir.glob("*.jsonl")) if f.stat().st_mtime < idle_since
+        ]
+        if not files:
+            return
+        with self._connect(write=False) as db:
+            behind = [f for f in files if _indexed_upto(db, f.name) < f.stat().st_size]
+        if not behind:
+            return
+        with self._connect(write=True) as db:
+            for file in behind:
+                _catch_up(db, file)
+
+    def case_lines(self, v_nummer: str) -> dict[str, list[str]]:
+        """The raw JSON lines of every trace that carries this V-nummer, by trace id."""
+        self.catch_up()
+        with self._connect(write=False) as db:
+            trace_ids = [
+                row[0]
+                for row in db.execute(
+                    "SELECT trace_id FROM cases WHERE v_nummer = ? ORDER BY trace_id", (v_nummer,)
+                )
+            ]
+            found: dict[str, list[str]] = {}
+            for trace_id in trace_ids:
+                rows = db.execute(
+                    "SELECT file, offset, length FROM spans WHERE trace_id = ? "
+                    "ORDER BY file, offset",
+                    (trace_id,),
+                ).fetchall()
+                found[trace_id] = list(self._read(rows))
+        return found
+
+    def _read(self, rows: list[tuple[str, int, int]]) -> Iterator[str]:
+        current: str | None = None
+        handle = None
+        try:
+            for file, offset, length in rows:
+                if file != current:
+                    if handle is not None:
+                        handle.close()
+                    handle = (self.trace_dir / file).open("rb")
+                    current = file
+                assert handle is not None
+                handle.seek(offset)
+                yield handle.read(length).decode("utf-8")
+        finally:
+            if handle is not None:
+                handle.close()
+
+
+def _indexed_upto(db: sqlite3.Connection, name: str) -> int:
+    row = db.execute("SELECT indexed_upto FROM files WHERE name = ?", (name,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _set_upto(db: sqlite3.Connection, name: str, upto: int) -> None:
+    db.execute(
+        "INSERT INTO files (name, indexed_upto) VALUES (?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET indexed_upto = excluded.indexed_upto",
+        (name, upto),
+    )
+
+
+def _insert(db: sqlite3.Connection, name: str, lines: Iterable[Line]) -> None:
+    rows = list(lines)
+    db.executemany(
+        "INSERT INTO spans (trace_id, file, offset, length) VALUES (?, ?, ?, ?)",
+        [(line.trace_id, name, line.offset, line.length) for line in rows],
+    )
+    db.executemany(
+        "INSERT OR IGNORE INTO cases (v_nummer, trace_id) VALUES (?, ?)",
+        [(line.v_nummer, line.trace_id) for line in rows if line.v_nummer],
+    )
+
+
+def _catch_up(db: sqlite3.Connection, file: Path) -> None:
+    """Parse the complete lines of `file` after what the index has, and index them."""
+    upto = _indexed_upto(db, file.name)
+    with file.open("rb") as handle:
+        handle.seek(upto)
+        tail = handle.read()
+    complete = tail[: tail.rfind(b"\n") + 1]
+    lines = []
+    offset = upto
+    for raw in complete.splitlines(keepends=True):
+        if raw.strip():
+            span = json.loads(raw)
+            v_nummer = span.get("attributes", {}).get(V_NUMMER)
+            lines.append(
+                Line(offset, len(raw), span["trace_id"], str(v_nummer) if v_nummer else None)
+            )
+        offset += len(raw)
+    _insert(db, file.name, lines)
+    _set_upto(db, file.name, offset)
