@@ -19,6 +19,7 @@ _MODULES = (
     "deadletter",
     "deadline",
     "europaloket",
+    "ind",
     "outcome",
     "reception",
     "returns",

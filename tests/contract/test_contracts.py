@@ -63,6 +63,8 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 
 SERVICES = ("bvv", "screening", "europaloket", "asylum", "reception", "returns")
 PARTNERS = ("KMar", "AVIM", "DISA")
+# The chain's operators publish commands such as a crisis declaration.
+OPERATORS = ("operator",)
 
 
 # --- generated code -------------------------------------------------------------------
@@ -225,6 +227,7 @@ def golden_arrival_report() -> ArrivalReport:
         refused_cooperation=True,
         travelling_with_children=True,
         relocation_candidate=True,
+        application_made_at=_ts(1_767_225_000, 500),
     )
 
 
@@ -306,6 +309,16 @@ def golden_screening_completed() -> ScreeningCompleted:
             checks_not_done=["ecris_tcn"],
             nationalities=["ERI"],
             relocation_candidate=True,
+            eurodac_category="APPLICANT",
+            eurodac_reference="IT-GOLDEN-1",
+            vis_hit=True,
+            vis_member_state="FR",
+            sis_alert_category="REFUSAL_OF_ENTRY",
+            sis_action="refuse entry",
+            sirene_consultation_needed=True,
+            application_made_at=_ts(1_767_225_000, 500),
+            partner_reference="GOLDEN-KMAR-000001",
+            family_group_id="GOLDEN-FAM-000001",
         ),
         started_at=_ts(1_767_225_600, 1_000),
         completed_at=_ts(1_767_484_800, 2_000),
@@ -428,8 +441,8 @@ def test_service_handles_exactly_what_it_consumes(service: str) -> None:
 def test_producers_and_consumers_are_known() -> None:
     for topic in topics().values():
         for producer in topic.producers:
-            assert producer in SERVICES or producer in PARTNERS, (
-                f"{topic.name}: producer {producer!r} is neither a service nor a partner"
+            assert producer in (*SERVICES, *PARTNERS, *OPERATORS), (
+                f"{topic.name}: producer {producer!r} is no service, partner or operator"
             )
         for consumer in topic.consumers:
             assert consumer in SERVICES, f"{topic.name}: consumer {consumer!r} is no service"
