@@ -564,18 +564,9 @@ async def on_decide(timer: Timer, ctx: Ctx) -> None:
     outcome = await _family_outcome(ctx, row)
     if outcome is None:
         outcome = _merits(ctx, row)
+    # A family is decided together: each member's decision (in its own trace) takes
+    # the outcome already given to the family group on the same route.
     await _decide(ctx, row, outcome)
-    if row.family_group_id:  # the family is decided together
-        others = await ctx.uow.conn.execute(
-            select(applications).where(
-                applications.c.family_group_id == row.family_group_id,
-                applications.c.application_id != row.application_id,
-                applications.c.status == "DECIDING",
-                applications.c.route == row.route,
-            )
-        )
-        for other in others.all():
-            await _decide(ctx, other, outcome)
 
 
 def _merits(ctx: Ctx, row: Row[Any]) -> DecisionOutcome.ValueType:

@@ -348,12 +348,8 @@ def sirene_consultation_needed(findings: Findings) -> bool:
 
 
 def application_made_at(arrival: ArrivalReport) -> Timestamp | None:
-    """As the partner reported it, else the report's time; None when neither is given."""
-    for name in ("application_made_at", "reported_at"):
-        if arrival.HasField(name):
-            made: Timestamp = getattr(arrival, name)
-            return made
-    return None
+    """As the partner reported it (a backlog); None: the IND takes the screening's start."""
+    return arrival.application_made_at if arrival.HasField("application_made_at") else None
 
 
 def indicators(

@@ -369,6 +369,7 @@ def test_indicators_carry_what_the_ind_needs_for_dublin_and_the_regime() -> None
     assert ind.sis_alert_category == "REFUSAL_OF_ENTRY" and ind.sirene_consultation_needed
     assert ind.application_made_at.seconds == 1_780_000_000
     assert (ind.partner_reference, ind.family_group_id) == ("KMAR-1", "F1")
-    assert not indicators(ArrivalReport(), Findings(False, "", False, False, ())).HasField(
+    reported_only = ArrivalReport(reported_at=Timestamp(seconds=1_790_000_000))
+    assert not indicators(reported_only, Findings(False, "", False, False, ())).HasField(
         "application_made_at"
     )

@@ -214,8 +214,9 @@ class ReferralIndicators(_message.Message):
     def nationalities(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def application_made_at(self) -> _timestamp_pb2.Timestamp:
-        """When the asylum application was made (reported by the partner; else the arrival
-        report's time). It decides the regime: before 12 June 2026 the old national one.
+        """When the asylum application was made, as the partner reported it (a backlog);
+        unset: when screening started. It decides the regime: before 12 June 2026 the old
+        national one.
         """
 
     def __init__(
