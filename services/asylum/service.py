@@ -364,6 +364,7 @@ async def on_register(timer: Timer, ctx: Ctx) -> None:
             subsequent=row.subsequent,
             crisis_id=row.crisis_id,
             dublin_member_state=dublin.member_state if dublin else "",
+            border_places_in_use=await _places_in_use(ctx),
         ),
         key=row.v_nummer,
     )

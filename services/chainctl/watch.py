@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
+from chainctl.ind_report import IND_WATCHED, IndBook
 from chainkit.catalogue import topic_for
 from chainkit.clock import SimClock, timestamp
 from chainkit.codec import PoisonMessage, cloudevent_headers, decode, header_dict
@@ -38,6 +39,7 @@ WATCHED = (
     ReceptionEnded,
     CaseOutcome,
     DeadLetter,
+    *IND_WATCHED,
 )
 
 
@@ -111,8 +113,10 @@ class CaseBook:
     # Every event seen per V-nummer, by message type, to tell duplicates from effects.
     history: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     registrations: Counter[str] = field(default_factory=Counter)  # per partner reference
+    ind: IndBook = field(default_factory=IndBook)
 
     def add(self, message: object) -> None:
+        self.ind.add(message)
         match message:
             case PersonRegistered():
                 self.v_nummer_of[message.arrival.partner_reference] = message.v_nummer

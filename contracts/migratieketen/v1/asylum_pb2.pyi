@@ -129,6 +129,7 @@ class AsylumApplicationRegistered(_message.Message):
     SUBSEQUENT_FIELD_NUMBER: _builtins.int
     CRISIS_ID_FIELD_NUMBER: _builtins.int
     DUBLIN_MEMBER_STATE_FIELD_NUMBER: _builtins.int
+    BORDER_PLACES_IN_USE_FIELD_NUMBER: _builtins.int
     v_nummer: _builtins.str
     application_id: _builtins.str
     procedure: Global___AsylumProcedure.ValueType
@@ -146,6 +147,8 @@ class AsylumApplicationRegistered(_message.Message):
     """The crisis whose derogations apply, if any."""
     dublin_member_state: _builtins.str
     """The state asked to take charge / back, if any."""
+    border_places_in_use: _builtins.int
+    """Border procedures running after this registration."""
     @_builtins.property
     def registered_at(self) -> _timestamp_pb2.Timestamp:
         """Simulated chain time."""
@@ -183,10 +186,11 @@ class AsylumApplicationRegistered(_message.Message):
         subsequent: _builtins.bool = ...,
         crisis_id: _builtins.str = ...,
         dublin_member_state: _builtins.str = ...,
+        border_places_in_use: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["decision_due_at", b"decision_due_at", "made_at", b"made_at", "registered_at", b"registered_at", "registration_due_at", b"registration_due_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "crisis_id", b"crisis_id", "decision_due_at", b"decision_due_at", "dublin_member_state", b"dublin_member_state", "family_with_children", b"family_with_children", "made_at", b"made_at", "minor", b"minor", "procedure", b"procedure", "regime_name", b"regime_name", "registered_at", b"registered_at", "registration_due_at", b"registration_due_at", "registration_late", b"registration_late", "routing_reason", b"routing_reason", "subsequent", b"subsequent", "unaccompanied_minor", b"unaccompanied_minor", "v_nummer", b"v_nummer"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "border_places_in_use", b"border_places_in_use", "crisis_id", b"crisis_id", "decision_due_at", b"decision_due_at", "dublin_member_state", b"dublin_member_state", "family_with_children", b"family_with_children", "made_at", b"made_at", "minor", b"minor", "procedure", b"procedure", "regime_name", b"regime_name", "registered_at", b"registered_at", "registration_due_at", b"registration_due_at", "registration_late", b"registration_late", "routing_reason", b"routing_reason", "subsequent", b"subsequent", "unaccompanied_minor", b"unaccompanied_minor", "v_nummer", b"v_nummer"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
