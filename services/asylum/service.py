@@ -502,8 +502,10 @@ async def _start_examination(ctx: Ctx, row: Row[Any], lodged: datetime, start: d
         ctx, row.application_id, status="DECIDING", examination_from=start.timestamp(),
         decision_due_at=due.timestamp(),
     )  # fmt: skip
+    # The border procedure's period runs from registration, the others from `start`.
+    started = min(start, due, _at(row.registered_at)) if rt == Route.BORDER else start
     await ctx.watch(
-        DECISION, row.v_nummer, due, started_at=start, ref=row.application_id, detail=rt.value
+        DECISION, row.v_nummer, due, started_at=started, ref=row.application_id, detail=rt.value
     )
     ctx.publish(
         ApplicationLodged(
