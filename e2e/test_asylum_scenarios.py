@@ -414,6 +414,17 @@ async def _scenarios(tmp_path: Path) -> None:
         )
         assert decided[appeal][0].regime == AsylumRegime.ASYLUM_REGIME_PACT
 
+        # After the final decision, a new application is a subsequent application.
+        await publish(bootstrap, report("IND-AGAIN", "MAR", hash_of="IND-APPEAL"))
+        again = await wait_for(
+            bootstrap,
+            AsylumApplicationRegistered,
+            lambda ms: sum(m.v_nummer == appeal for m in ms) >= 2,
+        )
+        second = [m for m in again if m.v_nummer == appeal][-1]
+        assert second.subsequent and second.application_id != registered[appeal][0].application_id
+        assert "subsequent application" in second.routing_reason
+
         # Bad input is dead-lettered naming the field; nothing else is lost.
         await publish(
             bootstrap,

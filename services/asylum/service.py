@@ -731,8 +731,6 @@ async def on_appeal_ruling(timer: Timer, ctx: Ctx) -> None:
     fresh = await _application(ctx, row.application_id)
     if fresh is not None:  # the IND decides again, within the same limit
         await _set(ctx, row.application_id, status="DECIDING")
-        if rt == Route.BORDER:
-            await _release_place(ctx, row.v_nummer)
         await _schedule_decision(ctx, fresh, rt, now, _at(fresh.decision_due_at))
         await ctx.watch(
             DECISION, row.v_nummer, max(_at(fresh.decision_due_at), now),
