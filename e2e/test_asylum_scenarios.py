@@ -298,10 +298,10 @@ async def _scenarios(tmp_path: Path) -> None:
         "MK_ASYLUM_DUBLIN_STEP_DAYS": "1",
     }
     table = scenarios()
-    # 0.2 s a simulated day: two weeks of Dublin margin are ~3 real seconds, enough for
-    # timers on a loaded machine; the limits of months take tens of seconds.
+    # 0.5 s a simulated day: the IND's Dublin step takes a day and has two weeks, so
+    # timers on a loaded two-core machine keep ~6 s of margin; months take a minute.
     async with running_chain_of(
-        tmp_path / "chain", SERVICES, env, seed=11, seconds_per_day=0.2
+        tmp_path / "chain", SERVICES, env, seed=11, seconds_per_day=0.5
     ) as chain:
         bootstrap = chain.bootstrap_servers
         crisis = CrisisDeclared(
