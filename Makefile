@@ -5,22 +5,41 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Pinned with hashes by `make lock`: the runtime set (the image), the testing extra (the
+# example team project) and the dev set (make setup, CI).
+LOCK     := requirements.lock
+TESTING_LOCK := requirements-testing.lock
+DEV_LOCK := requirements-dev.lock
+UV_VERSION := 0.13.9
 TOOLS  := .tools
 BUF    := $(TOOLS)/node_modules/.bin/buf
 ASYNCAPI := $(TOOLS)/node_modules/.bin/asyncapi
+NODE_PARTNER := contracts/examples/node/node_modules/kafkajs
 CASES  ?= 50
 SECONDS_PER_DAY ?= 0.4
 PYTEST_ARGS ?=
 
-.PHONY: setup run test bench lint proto asyncapi buf-lint tools clean
+.PHONY: setup run test bench lint lock proto asyncapi buf-lint tools clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Re-pin every dependency (with hashes) after changing pyproject.toml.
+lock:
+	test -x $(BIN)/pip || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command 'make lock' --quiet -o $(LOCK)
+	$(BIN)/uv pip compile pyproject.toml --extra testing --universal --python-version 3.11 \
+		--generate-hashes --custom-compile-command 'make lock' --quiet -o $(TESTING_LOCK)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+		--generate-hashes --custom-compile-command 'make lock' --quiet -o $(DEV_LOCK)
 
 # The whole chain on the embedded broker, a demo batch of arrivals, a summary.
 run: $(STAMP)
@@ -49,9 +68,15 @@ proto: $(STAMP)
 asyncapi: $(STAMP)
 	$(BIN)/migratieketen asyncapi --output contracts/asyncapi.json
 
-# buf (from the npm registry) for `buf lint` and `buf breaking`, and the AsyncAPI CLI
-# that validates contracts/asyncapi.json; skipped without npm.
-tools: $(BUF) $(ASYNCAPI)
+# buf (from the npm registry) for `buf lint` and `buf breaking`, the AsyncAPI CLI
+# that validates contracts/asyncapi.json, and the Node partner example's packages
+# (kafkajs, protobufjs, as its package-lock.json says); skipped without npm.
+tools: $(BUF) $(ASYNCAPI) $(NODE_PARTNER)
+
+$(NODE_PARTNER): contracts/examples/node/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --silent --no-audit --no-fund --prefix contracts/examples/node ; \
+	else echo "npm not found: the Node partner test will be skipped"; fi
 
 $(BUF):
 	@if command -v npm >/dev/null 2>&1; then \

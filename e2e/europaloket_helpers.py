@@ -4,28 +4,26 @@ settings, requests sent as a partner sends them, answers and database rows read 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import sqlite3
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from google.protobuf.message import Message
 
-from chainctl.arrivals import make_arrivals
 from chainctl.broker import EmbeddedBroker, ensure_topics
 from chainctl.chain import Chain
+from chainctl.testing.kafka_io import read_until
+from chainctl.testing.scenario import arrival as arrival  # re-exported for the e2e tests
+from chainctl.testing.scenario import fingerprint as fingerprint
+from chainctl.testing.scenario import send as send
 from chainkit.catalogue import topic_for
-from chainkit.codec import cloudevent_headers, decode, header_dict
-from e2e.kafka_io import read_until
-from migratieketen.v1.arrival_pb2 import ArrivalReport
-from migratieketen.v1.common_pb2 import BiometricReference, CalendarDate, IdentityDocument
+from chainkit.codec import decode, header_dict
 from migratieketen.v1.europaloket_pb2 import CheckRequest, CheckResult
 
 M = TypeVar("M", bound=Message)
@@ -79,69 +77,6 @@ async def running(
             yield Running(broker.bootstrap_servers, chain, data_dir)
         finally:
             await asyncio.to_thread(chain.stop)
-
-
-def fingerprint(name: str) -> str:
-    """A synthetic fingerprint template hash, as partners report it."""
-    return hashlib.sha256(f"europaloket-e2e|{name}".encode()).hexdigest()
-
-
-def arrival(
-    reference: str,
-    age: int = 30,
-    asylum: bool = True,
-    biometric_hash: str | None = None,
-    document_number: str | None = None,
-) -> ArrivalReport:
-    """A plausible inland arrival with the traits a scenario needs."""
-    (report,) = make_arrivals(1, seed=1, prefix="ELK")
-    report.partner_reference = reference
-    report.claimed_age = age
-    report.claimed_identity.date_of_birth.CopyFrom(
-        CalendarDate(year=datetime.now(UTC).year - age, month=1, day=15)
-    )
-    report.asylum_requested = asylum
-    report.accompanied = True
-    report.family_group_id = f"{reference}-FAM" if age < 18 else ""
-    report.ClearField("biometrics")
-    if age >= 6:
-        report.biometrics.CopyFrom(
-            BiometricReference(
-                template_reference=f"{reference}-BIO",
-                template_hash=biometric_hash or fingerprint(reference),
-                captured_at=report.reported_at,
-            )
-        )
-    del report.documents[:]
-    if document_number:
-        report.documents.append(
-            IdentityDocument(
-                document_type="PASSPORT",
-                document_number=document_number,
-                issuing_country=report.claimed_identity.nationalities[0],
-            )
-        )
-    return report
-
-
-async def send(bootstrap_servers: str, *messages: Message, ce_id: str | None = None) -> None:
-    """Publish as a partner does: protobuf value, CloudEvents headers, keyed by V-nummer."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
-    await producer.start()
-    try:
-        for message in messages:
-            topic = topic_for(message)
-            key = getattr(message, topic.key)
-            headers = cloudevent_headers(topic, "test-partner", key)
-            headers["ce_id"] = ce_id or str(uuid.uuid4())
-            await producer.send_and_wait(
-                topic.name,
-                value=message.SerializeToString(),
-                key=key.encode(),
-                headers=[(k, v.encode()) for k, v in headers.items()],
-            )
-    finally:
-        await producer.stop()
 
 
 def request_id() -> str:

@@ -1,97 +1,14 @@
-"""What the end-to-end tests share: feeding cases and checking their traces."""
+"""What the end-to-end tests share; it lives in the package (chainctl.testing) so test
+teams elsewhere have it too, and is re-exported here under the names the tests import."""
 
-from __future__ import annotations
-
-import asyncio
-import time
-from pathlib import Path
-
-from chainctl.traces import SpanRecord, build_tree, case_traces
-from chainctl.watch import CaseBook, ChainWatch, feed
-from chainkit.catalogue import topics
-from chainkit.pact import is_granted
-from chainkit.telemetry import setup_telemetry
-from migratieketen.v1.arrival_pb2 import ArrivalReport
-from migratieketen.v1.screening_pb2 import Referral
-
-
-async def drive(
-    bootstrap_servers: str,
-    trace_dir: Path,
-    reports: list[ArrivalReport],
-    timeout: float = 180.0,
-) -> CaseBook:
-    """Feed the reports and wait until every one of them has reached a final outcome."""
-    provider = setup_telemetry("partner", trace_dir)
-    watch = ChainWatch(bootstrap_servers)
-    await watch.start()
-    refs = {r.partner_reference for r in reports}
-
-    def done(book: CaseBook) -> bool:
-        mine = {book.v_nummer_of[r] for r in refs if r in book.v_nummer_of}
-        return len(mine) == len(refs) and mine <= set(book.outcomes)
-
-    try:
-        await feed(bootstrap_servers, reports, provider)
-        reached = await watch.until(done, timeout)
-    finally:
-        await watch.stop()
-        provider.shutdown()
-    book = watch.book
-    missing = sorted(r for r in refs if book.v_nummer_of.get(r) not in book.outcomes)
-    assert reached, f"{len(missing)} of {len(refs)} cases reached no outcome: {missing[:5]}"
-    return book
-
-
-def expected_services(book: CaseBook, v_nummer: str) -> set[str]:
-    """The services a case passes through, from what the chain said about it."""
-    path = {"partner", "bvv", "screening", "europaloket"}
-    screened = book.screened[v_nummer]
-    if screened.referral == Referral.REFERRAL_ASYLUM:
-        path |= {"asylum", "reception"}
-        if not is_granted(book.decisions[v_nummer].outcome):
-            path.add("returns")
-    else:
-        path |= {"returns", "reception"}  # reception hears the outcome
-    return path
-
-
-def check_case_trace(trace_dir: Path, book: CaseBook, v_nummer: str) -> list[SpanRecord]:
-    """One trace per case; every consumer span is the child of the publish span of the
-    message it consumed, made by a producer the catalogue names; one root, the report."""
-    traces = case_traces(trace_dir, v_nummer)
-    assert len(traces) == 1, f"case {v_nummer} is spread over {len(traces)} traces"
-    spans = next(iter(traces.values()))
-    roots = build_tree(spans)
-    assert len(roots) == 1, f"case {v_nummer} trace has {len(roots)} roots"
-    assert roots[0].service == "partner" and roots[0].name == "arrival.reported.v1 publish"
-    by_id = {s.span_id: s for s in spans}
-    for span in spans:
-        topic_name, _, action = span.name.rpartition(" ")
-        if action != "process" or topic_name not in topics():
-            continue
-        parent = by_id[span.parent_id or ""]
-        assert parent.name == f"{topic_name} publish", (span.name, parent.name)
-        topic = topics()[topic_name]
-        assert parent.service in (*topic.producers, "partner"), (parent.service, topic_name)
-        assert span.service in topic.consumers, (span.service, topic_name)
-        assert parent.start_ns <= span.start_ns
-    missing = expected_services(book, v_nummer) - {s.service for s in spans}
-    assert not missing, f"case {v_nummer} trace lacks spans from {sorted(missing)}"
-    return spans
-
-
-async def wait_for_traces(
-    trace_dir: Path, book: CaseBook, v_nummers: list[str], timeout: float = 20.0
-) -> None:
-    """Spans are exported in batches: retry the checks until the files have caught up."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            for v in v_nummers:
-                check_case_trace(trace_dir, book, v)
-            return
-        except (AssertionError, KeyError):
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.5)
+from chainctl.testing.kafka_io import headers_for as headers_for
+from chainctl.testing.kafka_io import publish_raw as publish_raw
+from chainctl.testing.kafka_io import read_until as read_until
+from chainctl.testing.scenario import arrival as arrival
+from chainctl.testing.scenario import check_case_trace as check_case_trace
+from chainctl.testing.scenario import drive as drive
+from chainctl.testing.scenario import europaloket_records as europaloket_records
+from chainctl.testing.scenario import expected_services as expected_services
+from chainctl.testing.scenario import fingerprint as fingerprint
+from chainctl.testing.scenario import send as send
+from chainctl.testing.scenario import wait_for_traces as wait_for_traces

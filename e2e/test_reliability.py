@@ -55,6 +55,11 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_chain_goes_on
         incomplete.partner_reference.encode(),
         headers_for(ARRIVALS),
     )
+    for name in ("ce_id", "content-type"):  # required headers: no fallback, a dead letter
+        headers = headers_for(ARRIVALS)
+        del headers[name]
+        key = f"POISON-no-{name}".encode()
+        await publish_raw(bootstrap, ARRIVALS, good.SerializeToString(), key, headers)
     bad_v = ScreeningCompleted(v_nummer="12AB").SerializeToString()
     topic = "screening.completed.v1"
     await publish_raw(bootstrap, topic, bad_v, b"POISON-badv", headers_for(topic))
@@ -76,7 +81,7 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_chain_goes_on
     assert incomplete.partner_reference not in book.v_nummer_of
 
     records = await read_until(
-        bootstrap, "deadletter.v1", lambda rs: len(_letters(rs, b"POISON")) >= 4
+        bootstrap, "deadletter.v1", lambda rs: len(_letters(rs, b"POISON")) >= 6
     )
     found = {
         (letter.key.decode(), letter.service, letter.reason_code)
@@ -85,6 +90,8 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_chain_goes_on
     assert found == {
         ("POISON-garbage", "bvv", "undecodable"),
         ("POISON-wrongtype", "bvv", "unexpected_type"),
+        ("POISON-no-ce_id", "bvv", "missing_header"),
+        ("POISON-no-content-type", "bvv", "missing_header"),
         ("POISON-badv", "asylum", "invalid_v_nummer"),
         ("POISON-badv", "returns", "invalid_v_nummer"),
     }

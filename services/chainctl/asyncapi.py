@@ -12,15 +12,14 @@ from typing import Any, cast
 
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 
-from chainkit.catalogue import Topic, topics
+from chainkit.catalogue import Topic, partners, topics
+from chainkit.codec import CONTENT_TYPE, REQUIRED_HEADERS
 
 JSON = dict[str, Any]
 
 ASYNCAPI_VERSION = "3.0.0"
 DOCUMENT_VERSION = "1.0.0"  # contract version 1: package migratieketen.v1, topics *.v1
 KAFKA_BINDING_VERSION = "0.5.0"
-CONTENT_TYPE = "application/protobuf"
-PARTITIONS = 3  # what `migratieketen topics --create` and the embedded broker configure
 SERVICES = ("bvv", "screening", "europaloket", "asylum", "reception", "returns")
 _DAY_MS = 24 * 60 * 60 * 1000
 _V_NUMMER_PATTERN = r"^\d{10}$"
@@ -134,17 +133,11 @@ def _headers(topic: Topic) -> JSON:
         "type": "object",
         "description": (
             "CloudEvents Kafka protocol binding (binary content mode) plus W3C trace "
-            "context; header values are UTF-8 strings."
+            "context; header values are UTF-8 strings. A record without a required "
+            "header, or with a wrong ce_specversion, ce_type or content-type, goes to "
+            "deadletter.v1 with its reason code."
         ),
-        "required": [
-            "ce_specversion",
-            "ce_id",
-            "ce_type",
-            "ce_source",
-            "ce_subject",
-            "ce_time",
-            "content-type",
-        ],
+        "required": list(REQUIRED_HEADERS),
         "properties": {
             "ce_specversion": {"type": "string", "const": "1.0"},
             "ce_id": {
@@ -196,7 +189,10 @@ def _channel(topic: Topic) -> JSON:
         "messages": {name: {"$ref": f"#/components/messages/{name}"}},
         "bindings": {
             "kafka": {
-                "partitions": PARTITIONS,
+                # Production settings (`migratieketen topics --create`); one broker gets
+                # 3 partitions and one replica.
+                "partitions": topic.partitions,
+                "replicas": topic.replication_factor,
                 "topicConfiguration": {"retention.ms": topic.retention_days * _DAY_MS},
                 "bindingVersion": KAFKA_BINDING_VERSION,
             }
@@ -206,12 +202,7 @@ def _channel(topic: Topic) -> JSON:
 
 def _actors() -> list[str]:
     """The chain's services, then every partner the catalogue names, in catalogue order."""
-    actors = list(SERVICES)
-    for topic in topics().values():
-        for actor in (*topic.producers, *topic.consumers):
-            if actor not in actors:
-                actors.append(actor)
-    return actors
+    return [*SERVICES, *(name for name in partners() if name not in SERVICES)]
 
 
 def _operations() -> JSON:
@@ -222,7 +213,7 @@ def _operations() -> JSON:
             message = message_descriptor(topic).name
             for action, involved in (
                 ("send", actor in topic.producers),
-                ("receive", actor in topic.consumers),
+                ("receive", actor in topic.consumers or actor in topic.readers),
             ):
                 if not involved:
                     continue

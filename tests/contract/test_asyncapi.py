@@ -13,12 +13,12 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from chainctl.asyncapi import SERVICES, build, message_descriptor, render
 from chainctl.cli import main
-from chainkit.catalogue import Topic, topics
+from chainkit.catalogue import Topic, partners, topics
+from chainkit.codec import REQUIRED_HEADERS
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "contracts" / "asyncapi.json"
 ASYNCAPI_CLI = ROOT / ".tools" / "node_modules" / ".bin" / "asyncapi"
-PARTNERS = ("KMar", "AVIM", "DISA")
 REF_PREFIX = "#/components/schemas/"
 
 JSON = dict[str, Any]
@@ -106,6 +106,7 @@ def test_channel_describes_the_topic(doc: JSON, topic: Topic) -> None:
         "content-type",
         "traceparent",
     }
+    assert message["headers"]["required"] == list(REQUIRED_HEADERS)
     assert headers["ce_type"]["const"] == topic.ce_type
     assert headers["content-type"]["const"] == "application/protobuf"
     key = message["bindings"]["kafka"]["key"]
@@ -182,10 +183,20 @@ def test_service_operations(doc: JSON, service: str) -> None:
     assert _operations(doc, service, "send") == produced
 
 
-@pytest.mark.parametrize("partner", PARTNERS)
+@pytest.mark.parametrize("partner", list(partners()))
 def test_partner_operations(doc: JSON, partner: str) -> None:
-    assert _operations(doc, partner, "send") == {"arrival.reported.v1"}
-    assert _operations(doc, partner, "receive") == set()
+    produced = {t.name for t in topics().values() if partner in t.producers}
+    read = {t.name for t in topics().values() if partner in t.readers}
+    assert _operations(doc, partner, "send") == produced
+    assert _operations(doc, partner, "receive") == read
+
+
+def test_reporting_partners_send_reports_and_read_their_outcome(doc: JSON) -> None:
+    for partner in ("KMar", "AVIM", "DISA", "IND"):
+        assert _operations(doc, partner, "send") == {"arrival.reported.v1"}
+        assert {"bvv.registered.v1", "case.outcome.v1", "arrival.rejected.v1"} == (
+            _operations(doc, partner, "receive")
+        )
 
 
 def _validate(path: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:

@@ -20,9 +20,16 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from chainkit.catalogue import Topic, by_ce_type, consumed_by, topics
-from chainkit.codec import CONTENT_TYPE, PoisonMessage, cloudevent_headers, decode
+from chainkit.catalogue import Topic, by_ce_type, consumed_by, partners, services, topics
+from chainkit.codec import (
+    CONTENT_TYPE,
+    REQUIRED_HEADERS,
+    PoisonMessage,
+    cloudevent_headers,
+    decode,
+)
 from migratieketen.v1.arrival_pb2 import ArrivalReport
+from migratieketen.v1.bvv_pb2 import PersonRegistered
 from migratieketen.v1.common_pb2 import (
     ArrivalReason,
     ArrivalSetting,
@@ -62,9 +69,6 @@ BUF = ROOT / ".tools" / "node_modules" / ".bin" / "buf"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
 SERVICES = ("bvv", "screening", "europaloket", "asylum", "reception", "returns")
-PARTNERS = ("KMar", "AVIM", "DISA")
-# The chain's operators publish commands such as a crisis declaration.
-OPERATORS = ("operator",)
 
 
 # --- generated code -------------------------------------------------------------------
@@ -438,36 +442,20 @@ def test_service_handles_exactly_what_it_consumes(service: str) -> None:
     )
 
 
+def test_the_services_are_the_catalogue_s_non_partners() -> None:
+    assert set(services()) == set(SERVICES)
+
+
 def test_producers_and_consumers_are_known() -> None:
     for topic in topics().values():
         for producer in topic.producers:
-            assert producer in (*SERVICES, *PARTNERS, *OPERATORS), (
-                f"{topic.name}: producer {producer!r} is no service, partner or operator"
+            assert producer in SERVICES or producer in partners(), (
+                f"{topic.name}: producer {producer!r} is neither a service nor a partner"
             )
         for consumer in topic.consumers:
             assert consumer in SERVICES, f"{topic.name}: consumer {consumer!r} is no service"
-
-
-def test_partner_guide_lists_the_catalogue() -> None:
-    """contracts/README.md's topic table says what topics.toml says, row for row."""
-    guide = (CONTRACTS / "README.md").read_text("utf-8")
-    rows = [
-        [cell.strip() for cell in line.strip().strip("|").split("|")]
-        for line in guide.splitlines()
-        if line.startswith("| `") and line.count("|") == 7
-    ]
-    expected = [
-        [
-            f"`{t.name}`",
-            t.key,
-            f"`{t.message.__name__}` ({t.message.DESCRIPTOR.file.name.rsplit('/', 1)[-1]})",
-            ", ".join(t.producers),
-            ", ".join(t.consumers) or "(none)",
-            f"{t.retention_days} days",
-        ]
-        for t in topics().values()
-    ]
-    assert rows == expected, "update the topic table in contracts/README.md from topics.toml"
+        for reader in topic.readers:
+            assert reader in partners(), f"{topic.name}: reader {reader!r} is no partner"
 
 
 # --- codec ------------------------------------------------------------------------------
@@ -528,6 +516,65 @@ def test_unexpected_type_reason_does_not_repeat_the_header() -> None:
         decode(bvv.name, payload, headers)
     assert caught.value.code == "unexpected_type"
     assert bad_ce_type not in caught.value.reason
+
+
+@pytest.mark.parametrize("name", REQUIRED_HEADERS)
+@pytest.mark.parametrize("value", [None, ""])
+def test_decode_refuses_a_record_without_a_required_header(name: str, value: str | None) -> None:
+    bvv = topics()["bvv.registered.v1"]
+    headers = _headers(bvv)
+    if value is None:
+        del headers[name]
+    else:
+        headers[name] = value
+    payload = PersonRegistered(v_nummer="2600000001").SerializeToString()
+    with pytest.raises(PoisonMessage) as caught:
+        decode(bvv.name, payload, headers)
+    assert caught.value.code == "missing_header"
+    assert name in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "code"),
+    [
+        ("ce_specversion", "0.3", "unsupported_specversion"),
+        ("content-type", "application/json", "unsupported_content_type"),
+        ("ce_type", "nl.migratieketen.case.outcome.v1", "unexpected_type"),
+    ],
+)
+def test_decode_refuses_a_wrong_header(name: str, value: str, code: str) -> None:
+    bvv = topics()["bvv.registered.v1"]
+    headers = {**_headers(bvv), name: value}
+    payload = PersonRegistered(v_nummer="2600000001").SerializeToString()
+    with pytest.raises(PoisonMessage) as caught:
+        decode(bvv.name, payload, headers)
+    assert caught.value.code == code
+    assert value not in caught.value.reason
+
+
+@pytest.mark.parametrize("topic", list(topics().values()), ids=lambda t: t.name)
+def test_the_chain_s_own_events_carry_every_required_header(topic: Topic) -> None:
+    headers = cloudevent_headers(topic, "bvv", "2600000001")
+    assert all(headers.get(name) for name in REQUIRED_HEADERS)
+    assert headers["ce_type"] == topic.ce_type
+
+
+def test_recommended_headers_are_optional() -> None:
+    bvv = topics()["bvv.registered.v1"]
+    headers = {name: value for name, value in _headers(bvv).items() if name in REQUIRED_HEADERS}
+    message = PersonRegistered(v_nummer="2600000001")
+    assert decode(bvv.name, message.SerializeToString(), headers) == message
+
+
+def test_decode_refuses_a_topic_outside_the_catalogue() -> None:
+    with pytest.raises(PoisonMessage) as caught:
+        decode("private.topic.v1", b"", _headers(topics()["bvv.registered.v1"]))
+    assert caught.value.code == "unknown_topic"
+
+
+def test_every_reason_code_is_in_the_reason_code_module() -> None:
+    with pytest.raises(ValueError, match="not a reason code"):
+        PoisonMessage("made_up", "a code nobody documents")
 
 
 if __name__ == "__main__":
