@@ -31,11 +31,20 @@ admin=(--bootstrap-server "$BOOTSTRAP" --command-config "$COMMAND_CONFIG")
 # ACLs: allow only what the catalogue grants.
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:asylum --operation Read --resource-pattern-type literal --group asylum
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:asylum --operation Write --resource-pattern-type literal --topic asylum.appeal-decided.v1
+"$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:asylum --operation Write --resource-pattern-type literal --topic asylum.appeal-lodged.v1
+"$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:asylum --operation Write --resource-pattern-type literal --topic asylum.application-supplemented.v1
+"$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:asylum --operation Write --resource-pattern-type literal --topic asylum.border-capacity.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:asylum --operation Write --resource-pattern-type literal --topic asylum.decided.v1
+"$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:asylum --operation Write --resource-pattern-type literal --topic asylum.dublin.v1
+"$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:asylum --operation Write --resource-pattern-type literal --topic asylum.lodged.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:asylum --operation Write --resource-pattern-type literal --topic asylum.registered.v1
+"$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:asylum --operation Read --resource-pattern-type literal --topic chain.crisis-declared.v1
+"$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:asylum --operation Read --resource-pattern-type literal --topic chain.crisis-ended.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:asylum --operation Write --resource-pattern-type literal --topic chain.deadline-breached.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:asylum --operation Write --resource-pattern-type literal --topic chain.deadline.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:asylum --operation Write --resource-pattern-type literal --topic deadletter.v1
+"$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:asylum --operation Read --resource-pattern-type literal --topic returns.border-procedure-ended.v1
+"$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:asylum --operation Read --resource-pattern-type literal --topic returns.transfer-expired.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:asylum --operation Read --resource-pattern-type literal --topic screening.completed.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:avim --operation Read --resource-pattern-type prefixed --group avim-
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:avim --operation Read --resource-pattern-type literal --topic arrival.rejected.v1
@@ -74,6 +83,9 @@ admin=(--bootstrap-server "$BOOTSTRAP" --command-config "$COMMAND_CONFIG")
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:nidos --operation Read --resource-pattern-type prefixed --group nidos-
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:nidos --operation Read --resource-pattern-type literal --topic screening.guardian-requested.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:operations --operation Read --resource-pattern-type prefixed --group operations-
+"$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:operations --operation Read --resource-pattern-type literal --topic asylum.border-capacity.v1
+"$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:operations --operation Write --resource-pattern-type literal --topic chain.crisis-declared.v1
+"$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:operations --operation Write --resource-pattern-type literal --topic chain.crisis-ended.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:operations --operation Read --resource-pattern-type literal --topic chain.deadline-breached.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:operations --operation Read --resource-pattern-type literal --topic chain.deadline.v1
 "$KAFKA_BIN/kafka-acls.sh" "${admin[@]}" --add --allow-principal User:operations --operation Read --resource-pattern-type literal --topic deadletter.v1

@@ -6,7 +6,7 @@ import calendar
 import re
 from datetime import date
 
-from chainkit.pact import limits
+from chainkit.pact import is_nationality, limits
 from migratieketen.v1.arrival_pb2 import ArrivalReport
 from migratieketen.v1.common_pb2 import (
     ArrivalReason,
@@ -64,6 +64,7 @@ def check_arrival(report: ArrivalReport, today: date) -> None:
     if report.v_nummer and not _V_NUMMER.fullmatch(report.v_nummer):
         raise ArrivalRefused("v_nummer", "invalid", "must be exactly 10 digits")
     _check_date_of_birth(report, today)
+    _check_nationalities(report)
     needs_biometrics = report.claimed_age >= limits().eurodac_min_age
     if needs_biometrics and not report.refused_cooperation:
         template = report.biometrics.template_hash
@@ -74,6 +75,17 @@ def check_arrival(report: ArrivalReport, today: date) -> None:
         if not _HEX.fullmatch(template):
             raise ArrivalRefused(
                 "biometrics.template_hash", "invalid", "must be a lower-case hex digest"
+            )
+
+
+def _check_nationalities(report: ArrivalReport) -> None:
+    """ISO 3166-1 alpha-3 codes (the recognition rates are looked up by them)."""
+    for index, code in enumerate(report.claimed_identity.nationalities):
+        if not is_nationality(code):
+            raise ArrivalRefused(
+                f"claimed_identity.nationalities[{index}]",
+                "unknown_code",
+                "is not an ISO 3166-1 alpha-3 country code",
             )
 
 

@@ -126,6 +126,7 @@ def summary(book: CaseBook, arrivals: int) -> str:
         ("screening checks not done", _names(not_done)),
         ("legal deadlines breached", _names(breaches)),
         ("asylum procedures", f"{len(book.applications)}: {_names(procedures)}"),
+        *book.ind.rows(),
         ("in reception (placed)", str(len(book.placements))),
         ("asylum decisions", f"{len(book.decisions)}: {_names(decisions)}"),
         ("reception ended", str(len(book.reception_ended))),

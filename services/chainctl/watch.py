@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
+from chainctl.ind_report import IND_WATCHED, IndBook
 from chainkit.catalogue import topic_for
 from chainkit.clock import SimClock, timestamp
 from chainkit.codec import PoisonMessage, cloudevent_headers, decode, header_dict
@@ -53,6 +54,7 @@ WATCHED = (
     ReceptionEnded,
     CaseOutcome,
     DeadLetter,
+    *IND_WATCHED,
 )
 # COA's ladder and places, DTenV's cases and detention (see CoaTally).
 COA_DTENV_WATCHED = (
@@ -245,9 +247,11 @@ class CaseBook:
     history: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     registrations: Counter[str] = field(default_factory=Counter)  # per partner reference
     coa: CoaTally = field(default_factory=CoaTally)
+    ind: IndBook = field(default_factory=IndBook)
 
     def add(self, message: object) -> None:
         self.coa.add(message)
+        self.ind.add(message)
         match message:
             case PersonRegistered():
                 self.v_nummer_of[message.arrival.partner_reference] = message.v_nummer

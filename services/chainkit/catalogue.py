@@ -20,6 +20,7 @@ _MODULES = (
     "deadletter",
     "deadline",
     "europaloket",
+    "ind",
     "outcome",
     "reception",
     "returns",

@@ -19,5 +19,17 @@ REASON_CODES: dict[str, str] = {
     "invalid_v_nummer": "the message's V-nummer is not exactly 10 digits",
     "no_handler": "the service reads the topic but has no handler for its message type",
     "invalid_check_request": "a check request to the Europaloket without a usable `request_id`",
+    "missing_field": (
+        "a required field is empty (e.g. a crisis declaration without `starts_at`); the "
+        "reason names it"
+    ),
+    "invalid_field": (
+        "a field has a value the service may not apply (e.g. a crisis threshold below 5 %); "
+        "the reason names it"
+    ),
+    "unknown_case": (
+        "the message refers to an application or crisis the service does not know; the "
+        "reason names the field"
+    ),
     "processing_error": "the service's handler failed (a defect); the record is parked",
 }

@@ -260,7 +260,7 @@ async def _open(
         due = now + timedelta(days=period_days)
         drawn = plan_departure(rng, cfg, period_days)
     elif track == T.RETURN_TRACK_RETURN_BORDER_PROCEDURE:
-        max_days = limits().border_procedure_days
+        max_days = limits().return_border_procedure_days
         due = now + timedelta(days=period_days)
         procedure_due = now + timedelta(days=max_days)
         drawn = plan_border(rng, cfg, period_days, max_days)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from chainkit.clock import timestamp
 from chainkit.pact import limits
 from migratieketen.v1.arrival_pb2 import ArrivalReport
@@ -152,6 +154,12 @@ class Findings:
     security_flag: bool
     mid_red_link: bool
     checks_not_done: tuple[str, ...]
+    eurodac_category: str = ""
+    eurodac_reference: str = ""
+    vis_member_state: str = ""
+    sis_alert_category: str = ""
+    sis_action: str = ""
+    sis_member_state: str = ""
 
 
 def findings_from(result: CheckResult | None) -> Findings:
@@ -163,7 +171,9 @@ def findings_from(result: CheckResult | None) -> Findings:
     ):
         return Findings(False, "", False, False, ("security", "eurodac"))
     hits = [a for a in result.answers if _is_hit(a)]
-    eurodac = next((a.member_state for a in hits if a.system == S.EU_SYSTEM_EURODAC), "")
+    eurodac_hit = next((a for a in hits if a.system == S.EU_SYSTEM_EURODAC), None)
+    vis = next((a for a in hits if a.system == S.EU_SYSTEM_VIS and a.member_state != "NL"), None)
+    sis = next((a for a in hits if a.system == S.EU_SYSTEM_SIS), None)
     red = any(
         a.system == S.EU_SYSTEM_MID and a.link_colour == MidLinkColour.MID_LINK_COLOUR_RED
         for a in hits
@@ -174,10 +184,16 @@ def findings_from(result: CheckResult | None) -> Findings:
     )
     return Findings(
         database_hit=bool(hits),
-        eurodac_member_state=eurodac,
+        eurodac_member_state=eurodac_hit.member_state if eurodac_hit else "",
         security_flag=any(a.security_ground for a in hits),
         mid_red_link=red,
         checks_not_done=not_done,
+        eurodac_category=eurodac_hit.category if eurodac_hit else "",
+        eurodac_reference=eurodac_hit.reference if eurodac_hit else "",
+        vis_member_state=vis.member_state if vis else "",
+        sis_alert_category=sis.category if sis else "",
+        sis_action=sis.action if sis else "",
+        sis_member_state=sis.member_state if sis else "",
     )
 
 
@@ -319,6 +335,23 @@ def screening_form(
     )
 
 
+# SIS alerts on which the SIRENE bureau of the issuing state must be consulted before
+# a residence permit is granted (Regulations 2018/1860 Art. 9, 2018/1861 Art. 27).
+SIRENE_CONSULTATION = frozenset({"RETURN", "REFUSAL_OF_ENTRY"})
+
+
+def sirene_consultation_needed(findings: Findings) -> bool:
+    return findings.sis_alert_category in SIRENE_CONSULTATION and findings.sis_member_state not in (
+        "",
+        "NL",
+    )
+
+
+def application_made_at(arrival: ArrivalReport) -> Timestamp | None:
+    """As the partner reported it (a backlog); None: the IND takes the screening's start."""
+    return arrival.application_made_at if arrival.HasField("application_made_at") else None
+
+
 def indicators(
     arrival: ArrivalReport, findings: Findings, checks: list[ScreeningCheck] | None = None
 ) -> ReferralIndicators:
@@ -337,4 +370,14 @@ def indicators(
         checks_not_done=not_done,
         nationalities=list(arrival.claimed_identity.nationalities),
         relocation_candidate=arrival.relocation_candidate,
+        eurodac_category=findings.eurodac_category,
+        eurodac_reference=findings.eurodac_reference,
+        vis_hit=bool(findings.vis_member_state),
+        vis_member_state=findings.vis_member_state,
+        sis_alert_category=findings.sis_alert_category,
+        sis_action=findings.sis_action,
+        sirene_consultation_needed=sirene_consultation_needed(findings),
+        application_made_at=application_made_at(arrival),
+        partner_reference=arrival.partner_reference,
+        family_group_id=arrival.family_group_id,
     )

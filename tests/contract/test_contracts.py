@@ -231,6 +231,7 @@ def golden_arrival_report() -> ArrivalReport:
         refused_cooperation=True,
         travelling_with_children=True,
         relocation_candidate=True,
+        application_made_at=_ts(1_767_225_000, 500),
     )
 
 
@@ -312,6 +313,16 @@ def golden_screening_completed() -> ScreeningCompleted:
             checks_not_done=["ecris_tcn"],
             nationalities=["ERI"],
             relocation_candidate=True,
+            eurodac_category="APPLICANT",
+            eurodac_reference="IT-GOLDEN-1",
+            vis_hit=True,
+            vis_member_state="FR",
+            sis_alert_category="REFUSAL_OF_ENTRY",
+            sis_action="refuse entry",
+            sirene_consultation_needed=True,
+            application_made_at=_ts(1_767_225_000, 500),
+            partner_reference="GOLDEN-KMAR-000001",
+            family_group_id="GOLDEN-FAM-000001",
         ),
         started_at=_ts(1_767_225_600, 1_000),
         completed_at=_ts(1_767_484_800, 2_000),

@@ -256,3 +256,20 @@ def test_pil_data_only_replaced_by_a_more_reliable_source(
     new: PilSourceLevel.ValueType, held: PilSourceLevel.ValueType, replaces: bool
 ) -> None:
     assert more_reliable(new, held) is replaces
+
+
+@pytest.mark.parametrize("code", ["XYZ", "SY", "syr", "Syria", ""])
+def test_an_unknown_nationality_code_is_refused_naming_the_field(code: str) -> None:
+    report = valid_report()
+    report.claimed_identity.nationalities.append(code)
+    with pytest.raises(ArrivalRefused) as refused:
+        check_arrival(report, TODAY)
+    assert refused.value.field == "claimed_identity.nationalities[1]"
+    assert refused.value.code == "unknown_code"
+    assert code not in refused.value.reason or not code
+
+
+def test_iso_nationality_codes_are_accepted() -> None:
+    report = valid_report()
+    report.claimed_identity.nationalities[:] = ["SYR", "NLD", "PSE"]
+    check_arrival(report, TODAY)

@@ -1,10 +1,10 @@
-"""Pact limits: defaults from the domain reference, env overrides, recognition rates."""
+"""Pact limits: defaults from the domain reference, env overrides, nationality codes."""
 
 from __future__ import annotations
 
 import pytest
 
-from chainkit.pact import PactLimits, is_granted
+from chainkit.pact import PactLimits, is_granted, is_nationality
 from migratieketen.v1.asylum_pb2 import DecisionOutcome
 
 D = DecisionOutcome
@@ -19,34 +19,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 
 @pytest.mark.parametrize(
-    ("nationalities", "rate"),
-    [
-        (["SYR"], 0.90),
-        (["MAR"], 0.05),
-        (["MAR", "SYR"], 0.90),  # the highest (most protective) counts
-        (["SYR", "MAR"], 0.90),
-        (["MAR", "TUN"], 0.05),
-        (["NGA", "IRQ", "GEO"], 0.30),
-        (["XYZ"], 0.40),  # unknown nationality: the default
-        (["MAR", "XYZ"], 0.40),  # an unknown nationality counts at the default rate
-        (["SYR", "XYZ"], 0.90),
-        ([], 0.40),  # stateless: the default
-    ],
-)
-def test_recognition_rate(
-    clean_env: pytest.MonkeyPatch, nationalities: list[str], rate: float
-) -> None:
-    assert PactLimits().recognition_rate(nationalities) == pytest.approx(rate)
-
-
-def test_default_rate_applies_to_unknown_nationalities(clean_env: pytest.MonkeyPatch) -> None:
-    pact = PactLimits(default_recognition_rate=0.33)
-    assert pact.recognition_rate(["XYZ"]) == pytest.approx(0.33)
-    assert pact.recognition_rate([]) == pytest.approx(0.33)
-    assert pact.recognition_rate(["SYR"]) == pytest.approx(0.90)
-
-
-@pytest.mark.parametrize(
     ("name", "value"),
     [
         ("screening_border_days", 7),
@@ -54,10 +26,8 @@ def test_default_rate_applies_to_unknown_nationalities(clean_env: pytest.MonkeyP
         ("screening_inland_days", 3),
         ("held_hours_threshold", 72),
         ("eurodac_min_age", 6),
-        ("registration_days", 5),
-        ("border_procedure_days", 84),
-        ("dublin_transfer_decision_days", 14),
         ("recognition_rate_threshold", 0.20),
+        ("crisis_min_recognition_rate_threshold", 0.05),
         ("departure_period_days", 28),
         ("voluntary_departure_days", 15),
     ],
@@ -71,9 +41,6 @@ def test_defaults_follow_the_domain_reference(
 @pytest.mark.parametrize(
     ("name", "low", "high"),
     [
-        ("decision_inadmissible_days", 59, 62),  # 2 months
-        ("decision_accelerated_days", 89, 92),  # 3 months
-        ("decision_regular_days", 181, 184),  # 6 months
         ("dublin_transfer_days", 181, 184),  # 6 months
     ],
 )
@@ -99,11 +66,6 @@ def test_env_override_recognition_rate_threshold(clean_env: pytest.MonkeyPatch) 
     assert PactLimits().recognition_rate_threshold == pytest.approx(0.05)
 
 
-def test_env_override_recognition_rates_as_json(clean_env: pytest.MonkeyPatch) -> None:
-    clean_env.setenv("MK_PACT_RECOGNITION_RATES", '{"SYR": 0.5}')
-    assert PactLimits().recognition_rate(["SYR"]) == pytest.approx(0.5)
-
-
 @pytest.mark.parametrize(
     ("outcome", "granted"),
     [
@@ -118,3 +80,19 @@ def test_env_override_recognition_rates_as_json(clean_env: pytest.MonkeyPatch) -
 )
 def test_is_granted_two_status_system(outcome: DecisionOutcome.ValueType, granted: bool) -> None:
     assert is_granted(outcome) is granted
+
+
+@pytest.mark.parametrize(
+    ("code", "known"),
+    [
+        ("SYR", True),
+        ("MAR", True),
+        ("NLD", True),
+        ("XYZ", False),
+        ("syr", False),
+        ("SY", False),
+        ("", False),
+    ],
+)
+def test_nationality_is_an_iso_3166_alpha_3_code(code: str, known: bool) -> None:
+    assert is_nationality(code) is known

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from migratieketen.v1.arrival_pb2 import ArrivalReport
 from migratieketen.v1.common_pb2 import (
@@ -20,6 +21,7 @@ from migratieketen.v1.europaloket_pb2 import CheckResult, CheckStatus, SystemAns
 from migratieketen.v1.screening_pb2 import HealthResult, Referral, ScreeningForm
 from screening.domain import (
     SCREENING_SYSTEMS,
+    Findings,
     deadline,
     findings_from,
     indicators,
@@ -351,3 +353,23 @@ def test_indicators_for_minors(
     )
     assert ind.unaccompanied_minor is uam
     assert ind.family_with_children is family_with_children
+
+
+def test_indicators_carry_what_the_ind_needs_for_dublin_and_the_regime() -> None:
+    arrival = ArrivalReport(partner_reference="KMAR-1", family_group_id="F1")
+    arrival.application_made_at.CopyFrom(Timestamp(seconds=1_780_000_000))
+    findings = Findings(
+        True, "IT", False, False, (), eurodac_category="APPLICANT", eurodac_reference="IT1",
+        vis_member_state="FR", sis_alert_category="REFUSAL_OF_ENTRY", sis_action="refuse entry",
+        sis_member_state="DE",
+    )  # fmt: skip
+    ind = indicators(arrival, findings)
+    assert (ind.eurodac_category, ind.eurodac_reference) == ("APPLICANT", "IT1")
+    assert ind.vis_hit and ind.vis_member_state == "FR"
+    assert ind.sis_alert_category == "REFUSAL_OF_ENTRY" and ind.sirene_consultation_needed
+    assert ind.application_made_at.seconds == 1_780_000_000
+    assert (ind.partner_reference, ind.family_group_id) == ("KMAR-1", "F1")
+    reported_only = ArrivalReport(reported_at=Timestamp(seconds=1_790_000_000))
+    assert not indicators(reported_only, Findings(False, "", False, False, ())).HasField(
+        "application_made_at"
+    )

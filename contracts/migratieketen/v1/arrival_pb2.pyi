@@ -49,6 +49,7 @@ class ArrivalReport(_message.Message):
     REFUSED_COOPERATION_FIELD_NUMBER: _builtins.int
     TRAVELLING_WITH_CHILDREN_FIELD_NUMBER: _builtins.int
     RELOCATION_CANDIDATE_FIELD_NUMBER: _builtins.int
+    APPLICATION_MADE_AT_FIELD_NUMBER: _builtins.int
     partner_reference: _builtins.str
     """The reporting partner's own reference for this arrival (also the Kafka key)."""
     reporting_partner: _common_pb2.Partner.ValueType
@@ -93,6 +94,12 @@ class ArrivalReport(_message.Message):
     def family_member_states(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Member states where family members are (ISO alpha-2), for the screening form."""
 
+    @_builtins.property
+    def application_made_at(self) -> _timestamp_pb2.Timestamp:
+        """When the person made the asylum application, if before this report (a backlog of
+        applications made before go-live; simulated chain time). Unset: the report's time.
+        """
+
     def __init__(
         self,
         *,
@@ -119,10 +126,11 @@ class ArrivalReport(_message.Message):
         refused_cooperation: _builtins.bool = ...,
         travelling_with_children: _builtins.bool = ...,
         relocation_candidate: _builtins.bool = ...,
+        application_made_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["biometrics", b"biometrics", "claimed_identity", b"claimed_identity", "reported_at", b"reported_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["application_made_at", b"application_made_at", "biometrics", b"biometrics", "claimed_identity", b"claimed_identity", "reported_at", b"reported_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accompanied", b"accompanied", "asylum_requested", b"asylum_requested", "biometrics", b"biometrics", "claimed_age", b"claimed_age", "claimed_identity", b"claimed_identity", "countries_of_residence", b"countries_of_residence", "documents", b"documents", "family_group_id", b"family_group_id", "family_member_states", b"family_member_states", "held_hours_before_screening", b"held_hours_before_screening", "languages", b"languages", "location", b"location", "needs_medical_care", b"needs_medical_care", "partner_reference", b"partner_reference", "reason", b"reason", "refused_cooperation", b"refused_cooperation", "relocation_candidate", b"relocation_candidate", "reported_at", b"reported_at", "reporting_partner", b"reporting_partner", "setting", b"setting", "travelling_with_children", b"travelling_with_children", "v_nummer", b"v_nummer", "vulnerability_indicators", b"vulnerability_indicators"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accompanied", b"accompanied", "application_made_at", b"application_made_at", "asylum_requested", b"asylum_requested", "biometrics", b"biometrics", "claimed_age", b"claimed_age", "claimed_identity", b"claimed_identity", "countries_of_residence", b"countries_of_residence", "documents", b"documents", "family_group_id", b"family_group_id", "family_member_states", b"family_member_states", "held_hours_before_screening", b"held_hours_before_screening", "languages", b"languages", "location", b"location", "needs_medical_care", b"needs_medical_care", "partner_reference", b"partner_reference", "reason", b"reason", "refused_cooperation", b"refused_cooperation", "relocation_candidate", b"relocation_candidate", "reported_at", b"reported_at", "reporting_partner", b"reporting_partner", "setting", b"setting", "travelling_with_children", b"travelling_with_children", "v_nummer", b"v_nummer", "vulnerability_indicators", b"vulnerability_indicators"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

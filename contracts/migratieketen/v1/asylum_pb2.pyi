@@ -121,12 +121,34 @@ class AsylumApplicationRegistered(_message.Message):
     MINOR_FIELD_NUMBER: _builtins.int
     FAMILY_WITH_CHILDREN_FIELD_NUMBER: _builtins.int
     UNACCOMPANIED_MINOR_FIELD_NUMBER: _builtins.int
+    MADE_AT_FIELD_NUMBER: _builtins.int
+    REGISTRATION_DUE_AT_FIELD_NUMBER: _builtins.int
+    REGISTRATION_LATE_FIELD_NUMBER: _builtins.int
+    ROUTING_REASON_FIELD_NUMBER: _builtins.int
+    REGIME_NAME_FIELD_NUMBER: _builtins.int
+    SUBSEQUENT_FIELD_NUMBER: _builtins.int
+    CRISIS_ID_FIELD_NUMBER: _builtins.int
+    DUBLIN_MEMBER_STATE_FIELD_NUMBER: _builtins.int
+    BORDER_PLACES_IN_USE_FIELD_NUMBER: _builtins.int
     v_nummer: _builtins.str
     application_id: _builtins.str
     procedure: Global___AsylumProcedure.ValueType
     minor: _builtins.bool
     family_with_children: _builtins.bool
     unaccompanied_minor: _builtins.bool
+    registration_late: _builtins.bool
+    routing_reason: _builtins.str
+    """Why this procedure (grounds, exemptions, capacity)."""
+    regime_name: _builtins.str
+    """"PACT" or "NATIONAL_PRE_PACT"."""
+    subsequent: _builtins.bool
+    """A new application after a final decision."""
+    crisis_id: _builtins.str
+    """The crisis whose derogations apply, if any."""
+    dublin_member_state: _builtins.str
+    """The state asked to take charge / back, if any."""
+    border_places_in_use: _builtins.int
+    """Border procedures running after this registration."""
     @_builtins.property
     def registered_at(self) -> _timestamp_pb2.Timestamp:
         """Simulated chain time."""
@@ -134,6 +156,16 @@ class AsylumApplicationRegistered(_message.Message):
     @_builtins.property
     def decision_due_at(self) -> _timestamp_pb2.Timestamp:
         """Legal decision deadline."""
+
+    @_builtins.property
+    def made_at(self) -> _timestamp_pb2.Timestamp:
+        """Fields 9-13 are kept free; from 14 on, the steps of the application.
+        When the application was made.
+        """
+
+    @_builtins.property
+    def registration_due_at(self) -> _timestamp_pb2.Timestamp:
+        """5 days (4 weeks in a crisis)."""
 
     def __init__(
         self,
@@ -146,10 +178,19 @@ class AsylumApplicationRegistered(_message.Message):
         minor: _builtins.bool = ...,
         family_with_children: _builtins.bool = ...,
         unaccompanied_minor: _builtins.bool = ...,
+        made_at: _timestamp_pb2.Timestamp | None = ...,
+        registration_due_at: _timestamp_pb2.Timestamp | None = ...,
+        registration_late: _builtins.bool = ...,
+        routing_reason: _builtins.str = ...,
+        regime_name: _builtins.str = ...,
+        subsequent: _builtins.bool = ...,
+        crisis_id: _builtins.str = ...,
+        dublin_member_state: _builtins.str = ...,
+        border_places_in_use: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["decision_due_at", b"decision_due_at", "registered_at", b"registered_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["decision_due_at", b"decision_due_at", "made_at", b"made_at", "registered_at", b"registered_at", "registration_due_at", b"registration_due_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "decision_due_at", b"decision_due_at", "family_with_children", b"family_with_children", "minor", b"minor", "procedure", b"procedure", "registered_at", b"registered_at", "unaccompanied_minor", b"unaccompanied_minor", "v_nummer", b"v_nummer"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "border_places_in_use", b"border_places_in_use", "crisis_id", b"crisis_id", "decision_due_at", b"decision_due_at", "dublin_member_state", b"dublin_member_state", "family_with_children", b"family_with_children", "made_at", b"made_at", "minor", b"minor", "procedure", b"procedure", "regime_name", b"regime_name", "registered_at", b"registered_at", "registration_due_at", b"registration_due_at", "registration_late", b"registration_late", "routing_reason", b"routing_reason", "subsequent", b"subsequent", "unaccompanied_minor", b"unaccompanied_minor", "v_nummer", b"v_nummer"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -172,6 +213,10 @@ class AsylumDecision(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     REGIME_FIELD_NUMBER: _builtins.int
     BORDER_PROCEDURE_FIELD_NUMBER: _builtins.int
+    DECISION_DUE_AT_FIELD_NUMBER: _builtins.int
+    LATE_DAYS_FIELD_NUMBER: _builtins.int
+    PENALTY_EUR_FIELD_NUMBER: _builtins.int
+    FAMILY_GROUP_ID_FIELD_NUMBER: _builtins.int
     v_nummer: _builtins.str
     application_id: _builtins.str
     procedure: Global___AsylumProcedure.ValueType
@@ -192,6 +237,12 @@ class AsylumDecision(_message.Message):
     """Decided in the (asylum) border procedure: a rejection continues in the return
     border procedure.
     """
+    late_days: _builtins.int
+    """Days after the limit (0: on time)."""
+    penalty_eur: _builtins.int
+    """Awb 4:17 penalty accrued by this late decision."""
+    family_group_id: _builtins.str
+    """Decided together with the family group."""
     @_builtins.property
     def decided_at(self) -> _timestamp_pb2.Timestamp:
         """Simulated chain time."""
@@ -199,6 +250,10 @@ class AsylumDecision(_message.Message):
     @_builtins.property
     def transfer_deadline_at(self) -> _timestamp_pb2.Timestamp:
         """Dublin transfer: the transfer must happen by then (6 months from acceptance)."""
+
+    @_builtins.property
+    def decision_due_at(self) -> _timestamp_pb2.Timestamp:
+        """From 14 on: whether the IND was late, and the family decided together."""
 
     def __init__(
         self,
@@ -216,10 +271,14 @@ class AsylumDecision(_message.Message):
         reason: _builtins.str = ...,
         regime: Global___AsylumRegime.ValueType = ...,
         border_procedure: _builtins.bool = ...,
+        decision_due_at: _timestamp_pb2.Timestamp | None = ...,
+        late_days: _builtins.int = ...,
+        penalty_eur: _builtins.int = ...,
+        family_group_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["decided_at", b"decided_at", "transfer_deadline_at", b"transfer_deadline_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["decided_at", b"decided_at", "decision_due_at", b"decision_due_at", "transfer_deadline_at", b"transfer_deadline_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "border_procedure", b"border_procedure", "decided_at", b"decided_at", "departure_period_days", b"departure_period_days", "outcome", b"outcome", "procedure", b"procedure", "reason", b"reason", "regime", b"regime", "responsible_member_state", b"responsible_member_state", "return_decision", b"return_decision", "suspensive_appeal_pending", b"suspensive_appeal_pending", "transfer_deadline_at", b"transfer_deadline_at", "v_nummer", b"v_nummer"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "border_procedure", b"border_procedure", "decided_at", b"decided_at", "decision_due_at", b"decision_due_at", "departure_period_days", b"departure_period_days", "family_group_id", b"family_group_id", "late_days", b"late_days", "outcome", b"outcome", "penalty_eur", b"penalty_eur", "procedure", b"procedure", "reason", b"reason", "regime", b"regime", "responsible_member_state", b"responsible_member_state", "return_decision", b"return_decision", "suspensive_appeal_pending", b"suspensive_appeal_pending", "transfer_deadline_at", b"transfer_deadline_at", "v_nummer", b"v_nummer"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -174,6 +174,16 @@ class ReferralIndicators(_message.Message):
     CHECKS_NOT_DONE_FIELD_NUMBER: _builtins.int
     NATIONALITIES_FIELD_NUMBER: _builtins.int
     RELOCATION_CANDIDATE_FIELD_NUMBER: _builtins.int
+    EURODAC_CATEGORY_FIELD_NUMBER: _builtins.int
+    EURODAC_REFERENCE_FIELD_NUMBER: _builtins.int
+    VIS_HIT_FIELD_NUMBER: _builtins.int
+    VIS_MEMBER_STATE_FIELD_NUMBER: _builtins.int
+    SIS_ALERT_CATEGORY_FIELD_NUMBER: _builtins.int
+    SIS_ACTION_FIELD_NUMBER: _builtins.int
+    SIRENE_CONSULTATION_NEEDED_FIELD_NUMBER: _builtins.int
+    APPLICATION_MADE_AT_FIELD_NUMBER: _builtins.int
+    PARTNER_REFERENCE_FIELD_NUMBER: _builtins.int
+    FAMILY_GROUP_ID_FIELD_NUMBER: _builtins.int
     eurodac_hit: _builtins.bool
     eurodac_member_state: _builtins.str
     security_flag: _builtins.bool
@@ -181,10 +191,34 @@ class ReferralIndicators(_message.Message):
     unaccompanied_minor: _builtins.bool
     family_with_children: _builtins.bool
     relocation_candidate: _builtins.bool
+    eurodac_category: _builtins.str
+    """The Eurodac hit's category (e.g. "APPLICANT": take back; "IRREGULAR_BORDER_CROSSER":
+    take charge) and the other state's record reference.
+    """
+    eurodac_reference: _builtins.str
+    vis_hit: _builtins.bool
+    """A VIS record of another member state (a visa it issued: take charge)."""
+    vis_member_state: _builtins.str
+    sis_alert_category: _builtins.str
+    """The SIS alert's category (e.g. "REFUSAL_OF_ENTRY", "RETURN") and action, and whether
+    the SIRENE bureau must be consulted before a permit is granted.
+    """
+    sis_action: _builtins.str
+    sirene_consultation_needed: _builtins.bool
+    partner_reference: _builtins.str
+    """The partner's reference of the arrival report and the family group, if any."""
+    family_group_id: _builtins.str
     @_builtins.property
     def checks_not_done(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def nationalities(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def application_made_at(self) -> _timestamp_pb2.Timestamp:
+        """When the asylum application was made, as the partner reported it (a backlog);
+        unset: when screening started. It decides the regime: before 12 June 2026 the old
+        national one.
+        """
+
     def __init__(
         self,
         *,
@@ -197,10 +231,20 @@ class ReferralIndicators(_message.Message):
         checks_not_done: _abc.Iterable[_builtins.str] | None = ...,
         nationalities: _abc.Iterable[_builtins.str] | None = ...,
         relocation_candidate: _builtins.bool = ...,
+        eurodac_category: _builtins.str = ...,
+        eurodac_reference: _builtins.str = ...,
+        vis_hit: _builtins.bool = ...,
+        vis_member_state: _builtins.str = ...,
+        sis_alert_category: _builtins.str = ...,
+        sis_action: _builtins.str = ...,
+        sirene_consultation_needed: _builtins.bool = ...,
+        application_made_at: _timestamp_pb2.Timestamp | None = ...,
+        partner_reference: _builtins.str = ...,
+        family_group_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["application_made_at", b"application_made_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checks_not_done", b"checks_not_done", "eurodac_hit", b"eurodac_hit", "eurodac_member_state", b"eurodac_member_state", "family_with_children", b"family_with_children", "misleading_identity", b"misleading_identity", "nationalities", b"nationalities", "relocation_candidate", b"relocation_candidate", "security_flag", b"security_flag", "unaccompanied_minor", b"unaccompanied_minor"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_made_at", b"application_made_at", "checks_not_done", b"checks_not_done", "eurodac_category", b"eurodac_category", "eurodac_hit", b"eurodac_hit", "eurodac_member_state", b"eurodac_member_state", "eurodac_reference", b"eurodac_reference", "family_group_id", b"family_group_id", "family_with_children", b"family_with_children", "misleading_identity", b"misleading_identity", "nationalities", b"nationalities", "partner_reference", b"partner_reference", "relocation_candidate", b"relocation_candidate", "security_flag", b"security_flag", "sirene_consultation_needed", b"sirene_consultation_needed", "sis_action", b"sis_action", "sis_alert_category", b"sis_alert_category", "unaccompanied_minor", b"unaccompanied_minor", "vis_hit", b"vis_hit", "vis_member_state", b"vis_member_state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
