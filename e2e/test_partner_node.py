@@ -21,7 +21,12 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.e2e
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "contracts" / "examples" / "node"
-RETURN_OUTCOMES = {"OUTCOME_DEPARTED_VOLUNTARY", "OUTCOME_DEPARTED_FORCED", "OUTCOME_ABSCONDED"}
+RETURN_OUTCOMES = {
+    "OUTCOME_DEPARTED_VOLUNTARY",
+    "OUTCOME_DEPARTED_FORCED",
+    "OUTCOME_ABSCONDED",
+    "OUTCOME_NOT_REMOVABLE",
+}
 # kafkajs group joins take 15-25 s against the embedded broker.
 TIMEOUT_SECONDS = 180
 

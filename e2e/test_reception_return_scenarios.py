@@ -25,7 +25,7 @@ from chainctl.watch import CaseBook
 from e2e.europaloket_helpers import everything
 from e2e.helpers import drive
 from migratieketen.v1.arrival_pb2 import ArrivalReport
-from migratieketen.v1.asylum_pb2 import DecisionOutcome
+from migratieketen.v1.asylum_pb2 import AppealDecided, AppealOutcome, DecisionOutcome
 from migratieketen.v1.common_pb2 import ArrivalReason, ArrivalSetting, Partner
 from migratieketen.v1.deadline_pb2 import DeadlineEvent, DeadlineState
 from migratieketen.v1.europaloket_pb2 import CheckOperation, CheckRequest
@@ -222,10 +222,17 @@ def test_a_rejected_applicant_leaves_reception_4_weeks_after_the_decision(
         for d in _events(scenario, DeadlineEvent)
         if d.type == "reception.end_after_rejection" and d.state == DeadlineState.DEADLINE_STATE_MET
     }
+    # After a suspensive appeal the 4 weeks run from the court's dismissal.
+    dismissed = {
+        a.v_nummer: a
+        for a in _events(scenario, AppealDecided)
+        if a.appeal_outcome == AppealOutcome.APPEAL_OUTCOME_DISMISSED
+    }
     checked = 0
     for n in range(6):
         v = scenario.v(f"COA-LOW-{n}")
         decision = scenario.book.decisions[v]
+        final_at = dismissed[v].decided_at if v in dismissed else decision.decided_at
         if decision.outcome in (
             DecisionOutcome.DECISION_OUTCOME_GRANTED_REFUGEE,
             DecisionOutcome.DECISION_OUTCOME_GRANTED_SUBSIDIARY,
@@ -234,9 +241,9 @@ def test_a_rejected_applicant_leaves_reception_4_weeks_after_the_decision(
         end = ended[v]
         assert end.reason == ReceptionEndReason.RECEPTION_END_REASON_DEPARTURE_PERIOD_ENDED
         # Never before the 4 weeks; the period ran from the decision, met within its day.
-        assert (end.ended_at.seconds - decision.decided_at.seconds) / DAY >= 28
+        assert (end.ended_at.seconds - final_at.seconds) / DAY >= 28
         met = watched[v]
-        assert met.started_at == decision.decided_at
+        assert met.started_at == final_at
         assert (met.due_at.seconds - met.started_at.seconds) / DAY == 29  # 4 weeks + 1 day
         checked += 1
     assert checked, "no rejected applicant among the low-recognition cases"
