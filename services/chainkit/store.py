@@ -37,10 +37,12 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from chainkit.catalogue import topic_for
 from chainkit.codec import cloudevent_headers
+from chainkit.sqlite import inline_creator
 from chainkit.telemetry import inject_current
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
@@ -188,7 +190,14 @@ class Store:
         if not self.is_sqlite:
             # Each service owns its own schema in a shared PostgreSQL database.
             options["schema_translate_map"] = {None: service}
-        self.engine: AsyncEngine = create_async_engine(url, execution_options=options)
+        if self.is_sqlite:
+            database = make_url(url).database or ":memory:"
+            options_engine: dict[str, Any] = {"async_creator": inline_creator(database)}
+        else:
+            options_engine = {}
+        self.engine: AsyncEngine = create_async_engine(
+            url, execution_options=options, **options_engine
+        )
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)

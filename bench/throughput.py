@@ -1,0 +1,190 @@
+"""Throughput benchmark: N arrivals fed at once through the whole chain, CPU per case.
+
+Starts the embedded broker and the six services exactly as `migratieketen run` does
+(same services, outbox, inbox, traces), then prints:
+
+- the idle CPU of the chain (broker included) before any work,
+- cases per second end to end and CPU seconds per case per process (broker included),
+- hop latency p50/p95/p99 per topic (publish span to consumer span),
+- peak RSS per process,
+- the CPU per event of a bare FastStream relay over the same number of events on the
+  same broker, and the chain's CPU per event against it.
+
+CPU is read from /proc (user + system seconds), not wall time: the numbers hold on a
+shared machine. A benchmark prints numbers; it asserts nothing.
+
+    .venv/bin/python bench/throughput.py --cases 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from chainctl.arrivals import make_arrivals
+from chainctl.broker import EmbeddedBroker, ensure_topics
+from chainctl.chain import Chain
+from chainctl.watch import CaseBook, ChainWatch, feed
+from chainkit.clock import SimClock
+from chainkit.telemetry import setup_telemetry
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else 0.0
+
+
+def hop_latencies(trace_dir: Path) -> dict[str, list[float]]:
+    """Real milliseconds from a publish span to the consumer span it caused, per topic."""
+    spans = {}
+    for path in trace_dir.glob("*.jsonl"):
+        for line in path.read_text().splitlines():
+            span = json.loads(line)
+            spans[span["span_id"]] = span
+    hops: dict[str, list[float]] = {}
+    for span in spans.values():
+        parent = spans.get(span["parent_id"] or "")
+        if span["name"].endswith(" process") and parent is not None:
+            gap = (span["start_ns"] - parent["start_ns"]) / 1e6
+            hops.setdefault(span["name"].removesuffix(" process"), []).append(gap)
+    return hops
+
+
+class CpuMeter:
+    """CPU seconds of a set of processes between two readings."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self._start = self._read()
+
+    def _read(self) -> dict[str, float]:
+        return {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    def reset(self) -> None:
+        self._start = self._read()
+
+    def used(self) -> dict[str, float]:
+        now = self._read()
+        return {name: now[name] - self._start[name] for name in self.pids}
+
+
+async def run_cases(args: argparse.Namespace, chain: Chain, bootstrap: str, data: Path) -> CaseBook:
+    reports = make_arrivals(args.cases, seed=args.seed, prefix="BENCH")
+    provider = setup_telemetry("partner", data / "traces")
+    watch = ChainWatch(bootstrap)
+    await watch.start()
+    clock = SimClock(float(chain.env["MK_CLOCK_EPOCH"]), args.seconds_per_day)
+    refs = {r.partner_reference for r in reports}
+    spread = args.cases / args.rate if args.rate else 0.0
+    feeding = asyncio.create_task(feed(bootstrap, reports, provider, spread, clock))
+    started = time.monotonic()
+
+    def progress(book: CaseBook) -> None:
+        done = sum(1 for ref in refs if book.settled(ref))
+        print(f"  {time.monotonic() - started:6.1f}s settled {done:>6} of {len(refs)}", flush=True)
+
+    complete = await watch.until(
+        lambda book: all(book.settled(ref) for ref in refs),
+        args.timeout,
+        progress,
+        chain.check_alive,
+        every=5.0,
+    )
+    await feeding
+    await watch.stop()
+    provider.shutdown()
+    watch.book.counts["elapsed_ms"] = int((time.monotonic() - started) * 1000)
+    watch.book.counts["complete"] = int(complete)
+    return watch.book
+
+
+def events_in(book: CaseBook) -> int:
+    return sum(v for k, v in book.counts.items() if k not in ("elapsed_ms", "complete"))
+
+
+def table(rows: Iterable[tuple[str, str]]) -> str:
+    rows = list(rows)
+    width = max(len(label) for label, _ in rows)
+    return "\n".join(f"  {label:<{width}}  {value}" for label, value in rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=1000)
+    parser.add_argument("--seconds-per-day", type=float, default=0.05)
+    parser.add_argument("--rate", type=float, default=0.0, help="arrivals/s (0: all at once)")
+    parser.add_argument("--idle-seconds", type=float, default=10.0)
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--timeout", type=float, default=900.0)
+    args = parser.parse_args()
+    data = Path(tempfile.mkdtemp(prefix="throughput-"))
+    with EmbeddedBroker(log_path=data / "logs" / "broker.log") as broker:
+        assert broker.process is not None
+        asyncio.run(ensure_topics(broker.bootstrap_servers))
+        chain = Chain(broker.bootstrap_servers, data, args.seconds_per_day)
+        with chain:
+            chain.wait_ready()
+            pids = {"broker": broker.process.pid} | {
+                name: proc.pid for name, proc in chain.processes.items()
+            }
+            meter = CpuMeter(pids)
+            time.sleep(args.idle_seconds)
+            idle = meter.used()
+            meter.reset()
+            book = asyncio.run(run_cases(args, chain, broker.bootstrap_servers, data))
+            busy = meter.used()
+            rss = {name: peak_rss_mb(pid) for name, pid in pids.items()}
+    elapsed = book.counts["elapsed_ms"] / 1000
+    settled = len(book.outcomes) + len(book.rejected)
+    print()
+    print(f"{args.cases} arrivals, 1 simulated day = {args.seconds_per_day} s, data in {data}")
+    print(
+        f"cases settled {settled} in {elapsed:.1f} s: {settled / elapsed:.1f} cases/s"
+        + ("" if book.counts["complete"] else " (TIMED OUT)")
+    )
+    total = sum(busy.values())
+    print(f"CPU per case, ms (total {1000 * total / max(settled, 1):.1f}):")
+    print(
+        table(
+            (name, f"{1000 * cpu / max(settled, 1):6.1f}")
+            for name, cpu in sorted(busy.items(), key=lambda kv: -kv[1])
+        )
+    )
+    events = events_in(book)
+    print(f"watched events {events}: {1000 * total / max(events, 1):.2f} ms CPU per event")
+    print(
+        f"idle chain: {sum(idle.values()) / args.idle_seconds:.3f} cores "
+        f"({', '.join(f'{n} {c / args.idle_seconds:.3f}' for n, c in idle.items())})"
+    )
+    print("peak RSS, MB: " + ", ".join(f"{n} {m:.0f}" for n, m in rss.items()))
+    print("hop latency, real ms (publish -> consume): p50 / p95 / p99")
+    for hop, values in sorted(hop_latencies(data / "traces").items()):
+        print(
+            f"  {hop:36s} {percentile(values, 0.5):7.1f} {percentile(values, 0.95):7.1f}"
+            f" {percentile(values, 0.99):7.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
