@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, field_validator
@@ -32,6 +34,9 @@ class Settings(BaseSettings):
     # Records handled in one database transaction and acknowledged with one commit.
     consume_batch_size: int = Field(default=200, ge=1)
     relay_batch_size: int = Field(default=500, ge=1)
+    # Events in one relay chunk: deleted from the outbox as soon as the broker confirmed
+    # them. A crash resends at most two chunks to partners (they drop the copies).
+    relay_chunk_size: int = Field(default=50, ge=1)
     # Commits wake the relay and the timer loop at once; these are only fallbacks
     # (idle polling of six services costs CPU on a two-core machine).
     relay_poll_seconds: float = Field(default=1.0, gt=0)
@@ -43,6 +48,10 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("MK_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
     )
     log_level: str = "WARNING"
+    # This process among the instances of one service; names its ready file and the
+    # work it claims. Unique per running instance; keep it across a restart to take
+    # back at once what the instance held (unset: host name and process id).
+    instance: str = Field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
 
     @field_validator("bootstrap_servers")
     @classmethod

@@ -100,12 +100,6 @@ class UnitOfWork:
     _events: list[dict[str, object]] = field(default_factory=list)
     scheduled: bool = False
 
-    async def seen(self, event_id: str) -> bool:
-        row = await self.conn.execute(
-            select(self.store.inbox.c.event_id).where(self.store.inbox.c.event_id == event_id)
-        )
-        return row.first() is not None
-
     async def seen_many(self, event_ids: list[str]) -> set[str]:
         inbox = self.store.inbox
         rows = await self.conn.execute(
@@ -121,12 +115,14 @@ class UnitOfWork:
         """Forget events queued after `mark`, when their savepoint was rolled back."""
         del self._events[mark:]
 
-    async def mark_seen(self, event_id: str, topic: str) -> None:
-        await self.conn.execute(
-            insert(self.store.inbox).values(
-                event_id=event_id, topic=topic, processed_at=time.time()
+    async def mark_seen(self, events: dict[str, str]) -> None:
+        """Record event ids (id -> topic) as processed, in one statement."""
+        if events:
+            now = time.time()
+            await self.conn.execute(
+                insert(self.store.inbox),
+                [{"event_id": e, "topic": t, "processed_at": now} for e, t in events.items()],
             )
-        )
 
     def publish(
         self,
@@ -231,6 +227,13 @@ class Store:
         self.committed.set()
 
     @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A bare write transaction, for the kit's and a worker's own bookkeeping: wakes
+        nobody (a commit through `begin` wakes the relay, the timers and the workers)."""
+        async with self._locked(), self.engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
     async def _locked(self) -> AsyncIterator[None]:
         if self._write_lock is None:
             yield
@@ -267,13 +270,17 @@ class Store:
             ).scalar_one_or_none()
         return None if due is None else datetime.fromtimestamp(due, UTC)
 
-    async def claim_timer(self, uow: UnitOfWork, timer_id: int) -> bool:
-        """Mark a timer fired inside the transaction that acts on it (exactly once)."""
+    async def claim_timers(self, uow: UnitOfWork, timer_ids: list[int]) -> set[int]:
+        """Mark timers fired inside the transaction that acts on them, in one statement;
+        return those this transaction claimed (another instance may have taken some)."""
         t = self.timers
         result = await uow.conn.execute(
-            update(t).where(t.c.id == timer_id, t.c.fired.is_(False)).values(fired=True)
+            update(t)
+            .where(t.c.id.in_(timer_ids), t.c.fired.is_(False))
+            .values(fired=True)
+            .returning(t.c.id)
         )
-        return result.rowcount == 1
+        return {row.id for row in result}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
