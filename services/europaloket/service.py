@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 from opentelemetry import trace
@@ -14,6 +15,7 @@ from chainkit.telemetry import inject_current
 from europaloket.domain import Denied, denied_answers, operation_name, operation_of, plan
 from europaloket.gateway import STAGE_NAME, Gateway
 from europaloket.records import DONE, PENDING, metadata, requests, respond
+from europaloket.settings import GatewaySettings
 from migratieketen.v1.common_pb2 import Partner
 from migratieketen.v1.europaloket_pb2 import CheckRequest, CheckStatus
 
@@ -69,7 +71,7 @@ async def on_check_request(request: CheckRequest, ctx: Ctx) -> None:
     )
 
 
-gateway = Gateway()
+gateway = Gateway(lambda: GatewaySettings.from_environment(os.environ))
 
 SPEC = ServiceSpec(
     name="europaloket",
