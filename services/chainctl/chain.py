@@ -1,4 +1,5 @@
-"""Start and stop the six services as OS processes against one broker."""
+"""Start and stop the six services, one or more instances each, as OS processes against
+one broker."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from chainctl.processes import spawn, stop
@@ -26,9 +28,16 @@ class Chain:
         seed: int | None = None,
         extra_env: dict[str, str] | None = None,
         services: tuple[str, ...] = SERVICES,
+        instances: Mapping[str, int] | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.services = services
+        # Instance name -> service: `bvv` for the first instance, `bvv-2` for the next.
+        self.instances = {
+            name if n == 1 else f"{name}-{n}": name
+            for name in services
+            for n in range(1, (instances or {}).get(name, 1) + 1)
+        }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.env = {
             **os.environ,
@@ -45,16 +54,19 @@ class Chain:
         return self.data_dir / "logs" / f"{service}.log"
 
     def start(self, service: str | None = None) -> None:
-        for name in (service,) if service else self.services:
+        """Start every instance, or the one named (`bvv`, or `bvv-2` for a second)."""
+        for name in (service,) if service else self.instances:
             (self.data_dir / "ready" / name).unlink(missing_ok=True)
             self.processes[name] = spawn(
-                [sys.executable, "-m", name], self.env, self.log_path(name)
+                [sys.executable, "-m", self.instances[name]],
+                {**self.env, "MK_INSTANCE": name},
+                self.log_path(name),
             )
 
     def wait_ready(self, timeout: float = 60.0, service: str | None = None) -> float:
-        """Block until the services report ready; return the seconds it took."""
+        """Block until the instances report ready; return the seconds it took."""
         started = time.monotonic()
-        waiting = {service} if service else set(self.services)
+        waiting = {service} if service else set(self.instances)
         while waiting:
             self.check_alive()
             waiting = {s for s in waiting if not (self.data_dir / "ready" / s).exists()}

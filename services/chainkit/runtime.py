@@ -158,7 +158,7 @@ class ServiceRuntime:
         ]
         ready = self.settings.data_dir / "ready"
         ready.mkdir(parents=True, exist_ok=True)
-        (ready / self.spec.name).write_text(str(time.time()))
+        (ready / (self.settings.instance or self.spec.name)).write_text(str(time.time()))
         log.warning("%s ready", self.spec.name)
 
     async def _on_shutdown(self) -> None:

@@ -48,10 +48,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("MK_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
     )
     log_level: str = "WARNING"
-    # This process among the instances of one service; names its ready file and the
-    # work it claims. Unique per running instance; keep it across a restart to take
-    # back at once what the instance held (unset: host name and process id).
-    instance: str = Field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    # This process among the instances of one service: names its ready marker and the
+    # work it claims. Unique per running instance; kept across a restart, the instance
+    # takes back at once what it held (unset: host name and process id, and the ready
+    # marker is named after the service).
+    instance: str | None = None
 
     @field_validator("bootstrap_servers")
     @classmethod
@@ -67,6 +68,9 @@ class Settings(BaseSettings):
     @property
     def log_dir(self) -> Path:
         return self.data_dir / "logs"
+
+    def instance_of(self, service: str) -> str:
+        return self.instance or f"{service}@{socket.gethostname()}:{os.getpid()}"
 
     def database_url_for(self, service: str) -> str:
         if self.database_url:

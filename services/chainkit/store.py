@@ -208,6 +208,11 @@ class Store:
     async def start(self) -> None:
         async with self.engine.begin() as conn:
             if not self.is_sqlite:
+                # Instances of one service starting together create the schema once.
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtext(:service))"),
+                    {"service": self.service},
+                )
                 await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.service}"'))
             await conn.run_sync(self.metadata.create_all)
 

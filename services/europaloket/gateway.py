@@ -172,8 +172,9 @@ class _GroupCommit:
     """Commits answers in one transaction per group: an answer that arrives while a
     commit runs waits for the next one, which takes every answer waiting by then."""
 
-    def __init__(self, runtime: ServiceRuntime) -> None:
+    def __init__(self, runtime: ServiceRuntime, instance: str) -> None:
         self._runtime = runtime
+        self._instance = instance
         self._waiting: list[tuple[_Answer, asyncio.Future[bool]]] = []
         self._committing = False
 
@@ -201,7 +202,7 @@ class _GroupCommit:
     async def _commit(self, group: list[_Answer]) -> set[str]:
         runtime = self._runtime
         async with runtime.store.begin() as uow:
-            kept = await finish(uow.conn, runtime.settings.instance, [a.request_id for a in group])
+            kept = await finish(uow.conn, self._instance, [a.request_id for a in group])
             for a in group:
                 if a.request_id not in kept:
                     continue
@@ -247,7 +248,8 @@ class Gateway:
             s: SimulatedSystem(s, p, seed, runtime.clock) for s, p in self._setup.profiles.items()
         }
         consultant = Consultant(config, systems, runtime.tracer, seed)
-        commits = _GroupCommit(runtime)
+        instance = runtime.settings.instance_of(runtime.spec.name)
+        commits = _GroupCommit(runtime, instance)
         busy: set[str] = set()
         async with asyncio.TaskGroup() as group:
             while not runtime.stopping.is_set():
@@ -258,7 +260,7 @@ class Gateway:
                     try:
                         rows = await claim_pending(
                             runtime.store,
-                            runtime.settings.instance,
+                            instance,
                             busy,
                             free,
                             config.lease_seconds,
