@@ -22,10 +22,14 @@ import argparse
 import asyncio
 import json
 import os
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from chainctl.arrivals import make_arrivals
 from chainctl.broker import EmbeddedBroker, ensure_topics
@@ -55,13 +59,17 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else 0.0
 
 
-def hop_latencies(trace_dir: Path) -> dict[str, list[float]]:
-    """Real milliseconds from a publish span to the consumer span it caused, per topic."""
+def read_spans(trace_dir: Path) -> dict[str, dict[str, Any]]:
     spans = {}
     for path in trace_dir.glob("*.jsonl"):
         for line in path.read_text().splitlines():
             span = json.loads(line)
             spans[span["span_id"]] = span
+    return spans
+
+
+def hop_latencies(spans: dict[str, dict[str, Any]]) -> dict[str, list[float]]:
+    """Real milliseconds from a publish span to the consumer span it caused, per topic."""
     hops: dict[str, list[float]] = {}
     for span in spans.values():
         parent = spans.get(span["parent_id"] or "")
@@ -119,8 +127,31 @@ async def run_cases(args: argparse.Namespace, chain: Chain, bootstrap: str, data
     return watch.book
 
 
-def events_in(book: CaseBook) -> int:
-    return sum(v for k, v in book.counts.items() if k not in ("elapsed_ms", "complete"))
+def bare_relay(bootstrap: str, events: int, hops: int, broker_pid: int) -> tuple[int, float]:
+    """Run bench/bare_relay.py on the broker; return the events it relayed and the CPU
+    seconds they cost, its own and the broker's."""
+    broker_before = cpu_seconds(broker_pid)
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("bare_relay.py")),
+            "--bootstrap-servers",
+            bootstrap,
+            "--messages",
+            str(max(1, events // hops)),
+            "--hops",
+            str(hops),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = (children.ru_utime - children_before.ru_utime) + (
+        children.ru_stime - children_before.ru_stime
+    )
+    return int(done.stdout.split()[-1]), own + cpu_seconds(broker_pid) - broker_before
 
 
 def table(rows: Iterable[tuple[str, str]]) -> str:
@@ -141,11 +172,14 @@ def main() -> None:
     data = Path(tempfile.mkdtemp(prefix="throughput-"))
     with EmbeddedBroker(log_path=data / "logs" / "broker.log") as broker:
         assert broker.process is not None
+        broker_pid = broker.process.pid
         asyncio.run(ensure_topics(broker.bootstrap_servers))
+        started = time.monotonic()
         chain = Chain(broker.bootstrap_servers, data, args.seconds_per_day)
         with chain:
-            chain.wait_ready()
-            pids = {"broker": broker.process.pid} | {
+            chain.wait_ready(timeout=120.0)
+            startup = time.monotonic() - started
+            pids = {"broker": broker_pid} | {
                 name: proc.pid for name, proc in chain.processes.items()
             }
             meter = CpuMeter(pids)
@@ -155,15 +189,22 @@ def main() -> None:
             book = asyncio.run(run_cases(args, chain, broker.bootstrap_servers, data))
             busy = meter.used()
             rss = {name: peak_rss_mb(pid) for name, pid in pids.items()}
+        time.sleep(1.0)  # the last spans are written on shutdown
+        spans = read_spans(data / "traces")
+        events = sum(1 for span in spans.values() if span["kind"] == "PRODUCER")
+        bare_events, bare_cpu = bare_relay(broker.bootstrap_servers, events, 3, broker_pid)
     elapsed = book.counts["elapsed_ms"] / 1000
     settled = len(book.outcomes) + len(book.rejected)
+    total = sum(busy.values())
     print()
-    print(f"{args.cases} arrivals, 1 simulated day = {args.seconds_per_day} s, data in {data}")
     print(
-        f"cases settled {settled} in {elapsed:.1f} s: {settled / elapsed:.1f} cases/s"
+        f"{args.cases} arrivals ({'all at once' if not args.rate else f'{args.rate:g}/s'}), "
+        f"1 simulated day = {args.seconds_per_day} s; start-up {startup:.1f} s; data in {data}"
+    )
+    print(
+        f"cases settled {settled} in {elapsed:.1f} s: {settled / elapsed:.1f} cases/s end to end"
         + ("" if book.counts["complete"] else " (TIMED OUT)")
     )
-    total = sum(busy.values())
     print(f"CPU per case, ms (total {1000 * total / max(settled, 1):.1f}):")
     print(
         table(
@@ -171,15 +212,21 @@ def main() -> None:
             for name, cpu in sorted(busy.items(), key=lambda kv: -kv[1])
         )
     )
-    events = events_in(book)
-    print(f"watched events {events}: {1000 * total / max(events, 1):.2f} ms CPU per event")
+    chain_per_event = 1000 * total / max(events, 1)
+    bare_per_event = 1000 * bare_cpu / max(bare_events, 1)
+    print(f"events published (producer spans) {events}: {chain_per_event:.2f} ms CPU per event")
+    print(
+        f"bare FastStream relay, same broker, {bare_events} events through 3 hops: "
+        f"{bare_per_event:.3f} ms CPU per event, broker included; "
+        f"chain / bare = {chain_per_event / max(bare_per_event, 1e-9):.1f}x"
+    )
     print(
         f"idle chain: {sum(idle.values()) / args.idle_seconds:.3f} cores "
         f"({', '.join(f'{n} {c / args.idle_seconds:.3f}' for n, c in idle.items())})"
     )
     print("peak RSS, MB: " + ", ".join(f"{n} {m:.0f}" for n, m in rss.items()))
     print("hop latency, real ms (publish -> consume): p50 / p95 / p99")
-    for hop, values in sorted(hop_latencies(data / "traces").items()):
+    for hop, values in sorted(hop_latencies(spans).items()):
         print(
             f"  {hop:36s} {percentile(values, 0.5):7.1f} {percentile(values, 0.95):7.1f}"
             f" {percentile(values, 0.99):7.1f}"

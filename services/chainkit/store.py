@@ -30,6 +30,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     event,
     func,
     insert,
@@ -101,10 +102,7 @@ class UnitOfWork:
     scheduled: bool = False
 
     async def seen_many(self, event_ids: list[str]) -> set[str]:
-        inbox = self.store.inbox
-        rows = await self.conn.execute(
-            select(inbox.c.event_id).where(inbox.c.event_id.in_(event_ids))
-        )
+        rows = await self.conn.execute(self.store.statements.seen, {"event_ids": event_ids})
         return {row.event_id for row in rows}
 
     def mark(self) -> int:
@@ -120,7 +118,7 @@ class UnitOfWork:
         if events:
             now = time.time()
             await self.conn.execute(
-                insert(self.store.inbox),
+                self.store.statements.mark_seen,
                 [{"event_id": e, "topic": t, "processed_at": now} for e, t in events.items()],
             )
 
@@ -151,29 +149,49 @@ class UnitOfWork:
         """Store a deadline; the timer loop fires it under the current trace."""
         self.scheduled = True
         await self.conn.execute(
-            insert(self.store.timers).values(
-                kind=kind,
-                v_nummer=v_nummer,
-                due_at=due_at.timestamp(),
-                payload=payload,
-                trace_context=json.dumps(inject_current()),
-                fired=False,
-            )
+            self.store.statements.schedule,
+            {
+                "kind": kind,
+                "v_nummer": v_nummer,
+                "due_at": due_at.timestamp(),
+                "payload": payload,
+                "trace_context": json.dumps(inject_current()),
+                "fired": False,
+            },
         )
 
     async def cancel(self, kind: str, v_nummer: str) -> None:
         """Drop the pending timers of this kind for this person (their reason is gone)."""
-        t = self.store.timers
         await self.conn.execute(
-            update(t)
-            .where(t.c.kind == kind, t.c.v_nummer == v_nummer, t.c.fired.is_(False))
-            .values(fired=True)
+            self.store.statements.cancel, {"cancel_kind": kind, "cancel_v_nummer": v_nummer}
         )
 
     async def _flush(self) -> int:
         if self._events:
-            await self.conn.execute(insert(self.store.outbox), self._events)
+            await self.conn.execute(self.store.statements.outbox, self._events)
         return len(self._events)
+
+
+class _Statements:
+    """The kit's statements, built once: SQLAlchemy then finds their compiled form by a
+    cache key it computed once, instead of building and hashing a statement per record."""
+
+    def __init__(self, outbox: Table, inbox: Table, timers: Table) -> None:
+        self.outbox = insert(outbox)
+        self.mark_seen = insert(inbox)
+        self.seen = select(inbox.c.event_id).where(
+            inbox.c.event_id.in_(bindparam("event_ids", expanding=True))
+        )
+        self.schedule = insert(timers)
+        self.cancel = (
+            update(timers)
+            .where(
+                timers.c.kind == bindparam("cancel_kind"),
+                timers.c.v_nummer == bindparam("cancel_v_nummer"),
+                timers.c.fired.is_(False),
+            )
+            .values(fired=True)
+        )
 
 
 class Store:
@@ -181,6 +199,7 @@ class Store:
         self.service = service
         self.metadata = metadata
         self.outbox, self.inbox, self.timers = _kit_tables(metadata)
+        self.statements = _Statements(self.outbox, self.inbox, self.timers)
         self.is_sqlite = url.startswith("sqlite")
         options: dict[str, object] = {}
         if not self.is_sqlite:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    bindparam,
     insert,
     or_,
     select,
@@ -92,6 +93,12 @@ national_records = Table(
     UniqueConstraint("kind", "v_nummer", "reference"),
 )
 
+# Statements run once or more per request, built once (see chainkit.store._Statements).
+_AUDIT = insert(audit)
+_NATIONAL_OF = select(national_records).where(national_records.c.v_nummer == bindparam("v_nummer"))
+KNOWN = select(requests.c.request_id).where(requests.c.request_id == bindparam("request_id"))
+ACCEPT = insert(requests)
+
 
 async def respond(
     uow: UnitOfWork,
@@ -104,19 +111,22 @@ async def respond(
 ) -> None:
     """Audit the request and publish its one result, in the caller's transaction."""
     await uow.conn.execute(
-        insert(audit).values(
-            request_id=request.request_id,
-            v_nummer=request.v_nummer,
-            partner=Partner.Name(request.partner),
-            purpose=CheckPurpose.Name(request.purpose),
-            operation=operation_name(operation_of(request)),
-            systems=",".join(system_name(s) for s in request.systems),
-            answers=" ".join(f"{system_name(a.system)}={result_class(a.status)}" for a in answers),
-            result_class=result_class(status),
-            reason=reason,
-            latency_ms=max(0.0, (time.time() - received_at) * 1000),
-            at=received_at,
-        )
+        _AUDIT,
+        {
+            "request_id": request.request_id,
+            "v_nummer": request.v_nummer,
+            "partner": Partner.Name(request.partner),
+            "purpose": CheckPurpose.Name(request.purpose),
+            "operation": operation_name(operation_of(request)),
+            "systems": ",".join(system_name(s) for s in request.systems),
+            "answers": " ".join(
+                f"{system_name(a.system)}={result_class(a.status)}" for a in answers
+            ),
+            "result_class": result_class(status),
+            "reason": reason,
+            "latency_ms": max(0.0, (time.time() - received_at) * 1000),
+            "at": received_at,
+        },
     )
     uow.publish(
         CheckResult(
@@ -178,9 +188,8 @@ async def finish(conn: AsyncConnection, instance: str, request_ids: Sequence[str
 
 async def national_of(store: Store, v_nummer: str) -> list[NationalRecord]:
     """What the Netherlands wrote into the simulated systems about one person."""
-    t = national_records
     async with store.engine.connect() as conn:
-        rows = await conn.execute(select(t).where(t.c.v_nummer == v_nummer))
+        rows = await conn.execute(_NATIONAL_OF, {"v_nummer": v_nummer})
         return [
             NationalRecord(
                 EuSystem.Value(f"EU_SYSTEM_{r.system}"),
