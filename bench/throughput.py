@@ -205,6 +205,13 @@ def main() -> None:
         f"cases settled {settled} in {elapsed:.1f} s: {settled / elapsed:.1f} cases/s end to end"
         + ("" if book.counts["complete"] else " (TIMED OUT)")
     )
+    if len(book.rejected) > settled // 2:
+        print(
+            f"WARNING: {len(book.rejected)} arrivals rejected: start-up took "
+            f"{startup / args.seconds_per_day:.0f} simulated days, so their claimed ages no "
+            "longer match their birth dates; these numbers are not a chain run "
+            "(run on a quieter machine or with a larger --seconds-per-day)"
+        )
     print(f"CPU per case, ms (total {1000 * total / max(settled, 1):.1f}):")
     print(
         table(

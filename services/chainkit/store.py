@@ -296,11 +296,17 @@ class Store:
 
     async def claim_timers(self, uow: UnitOfWork, timer_ids: list[int]) -> set[int]:
         """Mark timers fired inside the transaction that acts on them, in one statement;
-        return those this transaction claimed (another instance may have taken some)."""
+        return those this transaction claimed. On PostgreSQL, timers another instance is
+        firing at this moment are skipped (FOR UPDATE SKIP LOCKED), not waited for."""
         t = self.timers
+        claimable = (
+            select(t.c.id)
+            .where(t.c.id.in_(timer_ids), t.c.fired.is_(False))
+            .with_for_update(skip_locked=True)
+        )
         result = await uow.conn.execute(
             update(t)
-            .where(t.c.id.in_(timer_ids), t.c.fired.is_(False))
+            .where(t.c.id.in_(claimable.scalar_subquery()))
             .values(fired=True)
             .returning(t.c.id)
         )
