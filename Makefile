@@ -19,7 +19,7 @@ CASES  ?= 50
 SECONDS_PER_DAY ?= 0.4
 PYTEST_ARGS ?=
 
-.PHONY: setup run test bench lint lock proto asyncapi buf-lint tools browser clean
+.PHONY: setup run test bench bench-surge lint lock proto asyncapi buf-lint tools browser clean
 
 setup: $(STAMP)
 
@@ -49,8 +49,15 @@ run: $(STAMP)
 test: $(STAMP) tools browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# Surge benchmark: prints numbers, asserts nothing.
+# Benchmarks: print numbers, assert nothing. Throughput and CPU per case of the whole
+# chain against a bare FastStream relay, then the 1 -> 2 instance speed-up of the
+# Europaloket on PostgreSQL (skipped without a server). `bench-surge`: the Ter Apel week.
+BENCH_CASES ?= 1000
 bench: $(STAMP)
+	$(BIN)/python bench/throughput.py --cases $(BENCH_CASES)
+	$(BIN)/python bench/scale.py --requests 1500
+
+bench-surge: $(STAMP)
 	$(BIN)/python bench/surge.py --cases 1000 --days 7 --seconds-per-day 4
 
 lint: $(STAMP)

@@ -1,4 +1,5 @@
-"""Start and stop the six services as OS processes against one broker."""
+"""Start and stop the six services, one or more instances each, as OS processes against
+one broker."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from chainctl.processes import spawn, stop
@@ -27,10 +29,17 @@ class Chain:
         extra_env: dict[str, str] | None = None,
         services: tuple[str, ...] = SERVICES,
         python: str = sys.executable,
+        instances: Mapping[str, int] | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.services = services
         self.python = python  # the interpreter whose environment has the services installed
+        # Instance name -> service: `bvv` for the first instance, `bvv-2` for the next.
+        self.instances = {
+            name if n == 1 else f"{name}-{n}": name
+            for name in services
+            for n in range(1, (instances or {}).get(name, 1) + 1)
+        }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.env = {
             **os.environ,
@@ -47,22 +56,25 @@ class Chain:
         return self.data_dir / "logs" / f"{service}.log"
 
     def start(self, service: str | None = None) -> None:
-        for name in (service,) if service else self.services:
+        """Start every instance, or the one named (`bvv`, or `bvv-2` for a second)."""
+        for name in (service,) if service else self.instances:
             (self.data_dir / "ready" / name).unlink(missing_ok=True)
-            env = {**self.env, **self.metrics_env(name)}
-            self.processes[name] = spawn([self.python, "-m", name], env, self.log_path(name))
+            env = {**self.env, "MK_INSTANCE": name, **self.metrics_env(name)}
+            self.processes[name] = spawn(
+                [self.python, "-m", self.instances[name]], env, self.log_path(name)
+            )
 
-    def metrics_env(self, service: str) -> dict[str, str]:
-        """With MK_METRICS_PORT set, each service its own Prometheus port, counting up."""
+    def metrics_env(self, instance: str) -> dict[str, str]:
+        """With MK_METRICS_PORT set, each instance its own Prometheus port, counting up."""
         base = self.env.get("MK_METRICS_PORT")
         if not base:
             return {}
-        return {"MK_METRICS_PORT": str(int(base) + (*SERVICES, *self.services).index(service))}
+        return {"MK_METRICS_PORT": str(int(base) + list(self.instances).index(instance))}
 
     def wait_ready(self, timeout: float = 60.0, service: str | None = None) -> float:
-        """Block until the services report ready; return the seconds it took."""
+        """Block until the instances report ready; return the seconds it took."""
         started = time.monotonic()
-        waiting = {service} if service else set(self.services)
+        waiting = {service} if service else set(self.instances)
         while waiting:
             self.check_alive()
             waiting = {s for s in waiting if not (self.data_dir / "ready" / s).exists()}

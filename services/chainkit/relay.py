@@ -1,4 +1,4 @@
-"""The outbox relay: sends committed events to Kafka in batches, confirmed once a batch."""
+"""The outbox relay: sends committed events to Kafka, deleting each chunk once confirmed."""
 
 from __future__ import annotations
 
@@ -6,10 +6,15 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from opentelemetry import trace
-from sqlalchemy import delete, select
+from opentelemetry.trace import Span
+from sqlalchemy import Row, delete, select
 
 from chainkit.store import Store
 from chainkit.telemetry import V_NUMMER, extract, inject
@@ -25,11 +30,13 @@ class OutboxRelay:
         tracer: trace.Tracer,
         batch_size: int,
         poll_seconds: float,
+        chunk_size: int,
     ) -> None:
         self._store = store
         self._producer = producer
         self._tracer = tracer
         self._batch_size = batch_size
+        self._chunk_size = chunk_size
         self._poll = poll_seconds
         self._stopping = asyncio.Event()
         self.sent = 0
@@ -54,15 +61,32 @@ class OutboxRelay:
         self._store.outbox_ready.set()
 
     async def relay_once(self) -> int:
+        """Send up to a batch of committed events, oldest first. They go out in chunks,
+        and each chunk is deleted from the outbox as soon as the broker has confirmed
+        it, while the next chunk is on its way: a crash resends at most the two chunks
+        in flight, not the whole batch (consumers drop the copies by their event id)."""
         outbox = self._store.outbox
         async with self._store.engine.connect() as conn:
             rows = (
                 await conn.execute(select(outbox).order_by(outbox.c.id).limit(self._batch_size))
             ).all()
-        if not rows:
-            return 0
-        futures = []
-        spans = []
+        in_flight: deque[_Chunk] = deque()
+        try:
+            for start in range(0, len(rows), self._chunk_size):
+                in_flight.append(await self._send(rows[start : start + self._chunk_size]))
+                if len(in_flight) > 1:
+                    await self._confirm(in_flight.popleft())
+            while in_flight:
+                await self._confirm(in_flight.popleft())
+        finally:
+            for chunk in in_flight:  # a send failed: these are sent again next time
+                for span in chunk.spans:
+                    span.end()
+        self.sent += len(rows)
+        return len(rows)
+
+    async def _send(self, rows: Sequence[Row[Any]]) -> _Chunk:
+        chunk = _Chunk([row.id for row in rows])
         for row in rows:
             headers: dict[str, str] = json.loads(row.headers)
             span = self._tracer.start_span(
@@ -78,8 +102,8 @@ class OutboxRelay:
             if headers.get("ce_subject", "").isdigit():
                 span.set_attribute(V_NUMMER, headers["ce_subject"])
             headers.update(inject(trace.set_span_in_context(span)))
-            spans.append(span)
-            futures.append(
+            chunk.spans.append(span)
+            chunk.futures.append(
                 await self._producer.send(
                     row.topic,
                     value=row.value,
@@ -87,12 +111,24 @@ class OutboxRelay:
                     headers=[(k, v.encode()) for k, v in headers.items()],
                 )
             )
+        return chunk
+
+    async def _confirm(self, chunk: _Chunk) -> None:
         try:
-            await asyncio.gather(*futures)
+            await asyncio.gather(*chunk.futures)
         finally:
-            for span in spans:
+            for span in chunk.spans:
                 span.end()
-        async with self._store._locked(), self._store.engine.begin() as conn:
-            await conn.execute(delete(outbox).where(outbox.c.id.in_([r.id for r in rows])))
-        self.sent += len(rows)
-        return len(rows)
+            chunk.spans.clear()
+        outbox = self._store.outbox
+        async with self._store.write() as conn:
+            await conn.execute(delete(outbox).where(outbox.c.id.in_(chunk.ids)))
+
+
+@dataclass
+class _Chunk:
+    """Events handed to the producer together, deleted together once confirmed."""
+
+    ids: list[int]
+    spans: list[Span] = field(default_factory=list)
+    futures: list[asyncio.Future[Any]] = field(default_factory=list)

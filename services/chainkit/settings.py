@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
@@ -37,6 +39,9 @@ class Settings(BaseSettings):
     # Records handled in one database transaction and acknowledged with one commit.
     consume_batch_size: int = Field(default=200, ge=1)
     relay_batch_size: int = Field(default=500, ge=1)
+    # Events in one relay chunk: deleted from the outbox as soon as the broker confirmed
+    # them. A crash resends at most two chunks to partners (they drop the copies).
+    relay_chunk_size: int = Field(default=20, ge=1)
     # Commits wake the relay and the timer loop at once; these are only fallbacks
     # (idle polling of six services costs CPU on a two-core machine).
     relay_poll_seconds: float = Field(default=1.0, gt=0)
@@ -54,6 +59,11 @@ class Settings(BaseSettings):
     # `migratieketen run` gives each service its own port, counting up from this one.
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     metrics_host: str = "127.0.0.1"
+    # This process among the instances of one service: names its ready marker and the
+    # work it claims. Unique per running instance; kept across a restart, the instance
+    # takes back at once what it held (unset: host name and process id, and the ready
+    # marker is named after the service).
+    instance: str | None = None
 
     @field_validator("bootstrap_servers")
     @classmethod
@@ -75,6 +85,9 @@ class Settings(BaseSettings):
     @property
     def log_dir(self) -> Path:
         return self.data_dir / "logs"
+
+    def instance_of(self, service: str) -> str:
+        return self.instance or f"{service}@{socket.gethostname()}:{os.getpid()}"
 
     def database_url_for(self, service: str) -> str:
         if self.database_url:

@@ -30,6 +30,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     event,
     func,
     insert,
@@ -37,10 +38,12 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from chainkit.catalogue import topic_for
 from chainkit.codec import cloudevent_headers
+from chainkit.sqlite import inline_creator
 from chainkit.telemetry import inject_current
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
@@ -98,17 +101,8 @@ class UnitOfWork:
     _events: list[dict[str, object]] = field(default_factory=list)
     scheduled: bool = False
 
-    async def seen(self, event_id: str) -> bool:
-        row = await self.conn.execute(
-            select(self.store.inbox.c.event_id).where(self.store.inbox.c.event_id == event_id)
-        )
-        return row.first() is not None
-
     async def seen_many(self, event_ids: list[str]) -> set[str]:
-        inbox = self.store.inbox
-        rows = await self.conn.execute(
-            select(inbox.c.event_id).where(inbox.c.event_id.in_(event_ids))
-        )
+        rows = await self.conn.execute(self.store.statements.seen, {"event_ids": event_ids})
         return {row.event_id for row in rows}
 
     def mark(self) -> int:
@@ -119,12 +113,14 @@ class UnitOfWork:
         """Forget events queued after `mark`, when their savepoint was rolled back."""
         del self._events[mark:]
 
-    async def mark_seen(self, event_id: str, topic: str) -> None:
-        await self.conn.execute(
-            insert(self.store.inbox).values(
-                event_id=event_id, topic=topic, processed_at=time.time()
+    async def mark_seen(self, events: dict[str, str]) -> None:
+        """Record event ids (id -> topic) as processed, in one statement."""
+        if events:
+            now = time.time()
+            await self.conn.execute(
+                self.store.statements.mark_seen,
+                [{"event_id": e, "topic": t, "processed_at": now} for e, t in events.items()],
             )
-        )
 
     def publish(
         self,
@@ -153,29 +149,49 @@ class UnitOfWork:
         """Store a deadline; the timer loop fires it under the current trace."""
         self.scheduled = True
         await self.conn.execute(
-            insert(self.store.timers).values(
-                kind=kind,
-                v_nummer=v_nummer,
-                due_at=due_at.timestamp(),
-                payload=payload,
-                trace_context=json.dumps(inject_current()),
-                fired=False,
-            )
+            self.store.statements.schedule,
+            {
+                "kind": kind,
+                "v_nummer": v_nummer,
+                "due_at": due_at.timestamp(),
+                "payload": payload,
+                "trace_context": json.dumps(inject_current()),
+                "fired": False,
+            },
         )
 
     async def cancel(self, kind: str, v_nummer: str) -> None:
         """Drop the pending timers of this kind for this person (their reason is gone)."""
-        t = self.store.timers
         await self.conn.execute(
-            update(t)
-            .where(t.c.kind == kind, t.c.v_nummer == v_nummer, t.c.fired.is_(False))
-            .values(fired=True)
+            self.store.statements.cancel, {"cancel_kind": kind, "cancel_v_nummer": v_nummer}
         )
 
     async def _flush(self) -> int:
         if self._events:
-            await self.conn.execute(insert(self.store.outbox), self._events)
+            await self.conn.execute(self.store.statements.outbox, self._events)
         return len(self._events)
+
+
+class _Statements:
+    """The kit's statements, built once: SQLAlchemy then finds their compiled form by a
+    cache key it computed once, instead of building and hashing a statement per record."""
+
+    def __init__(self, outbox: Table, inbox: Table, timers: Table) -> None:
+        self.outbox = insert(outbox)
+        self.mark_seen = insert(inbox)
+        self.seen = select(inbox.c.event_id).where(
+            inbox.c.event_id.in_(bindparam("event_ids", expanding=True))
+        )
+        self.schedule = insert(timers)
+        self.cancel = (
+            update(timers)
+            .where(
+                timers.c.kind == bindparam("cancel_kind"),
+                timers.c.v_nummer == bindparam("cancel_v_nummer"),
+                timers.c.fired.is_(False),
+            )
+            .values(fired=True)
+        )
 
 
 class Store:
@@ -183,12 +199,20 @@ class Store:
         self.service = service
         self.metadata = metadata
         self.outbox, self.inbox, self.timers = _kit_tables(metadata)
+        self.statements = _Statements(self.outbox, self.inbox, self.timers)
         self.is_sqlite = url.startswith("sqlite")
         options: dict[str, object] = {}
         if not self.is_sqlite:
             # Each service owns its own schema in a shared PostgreSQL database.
             options["schema_translate_map"] = {None: service}
-        self.engine: AsyncEngine = create_async_engine(url, execution_options=options)
+        if self.is_sqlite:
+            database = make_url(url).database or ":memory:"
+            options_engine: dict[str, Any] = {"async_creator": inline_creator(database)}
+        else:
+            options_engine = {}
+        self.engine: AsyncEngine = create_async_engine(
+            url, execution_options=options, **options_engine
+        )
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
@@ -203,6 +227,11 @@ class Store:
     async def start(self) -> None:
         async with self.engine.begin() as conn:
             if not self.is_sqlite:
+                # Instances of one service starting together create the schema once.
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtext(:service))"),
+                    {"service": self.service},
+                )
                 await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.service}"'))
             await conn.run_sync(self.metadata.create_all)
 
@@ -220,6 +249,13 @@ class Store:
         if uow.scheduled:
             self.timers_changed.set()
         self.committed.set()
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A bare write transaction, for the kit's and a worker's own bookkeeping: wakes
+        nobody (a commit through `begin` wakes the relay, the timers and the workers)."""
+        async with self._locked(), self.engine.begin() as conn:
+            yield conn
 
     @asynccontextmanager
     async def _locked(self) -> AsyncIterator[None]:
@@ -258,13 +294,23 @@ class Store:
             ).scalar_one_or_none()
         return None if due is None else datetime.fromtimestamp(due, UTC)
 
-    async def claim_timer(self, uow: UnitOfWork, timer_id: int) -> bool:
-        """Mark a timer fired inside the transaction that acts on it (exactly once)."""
+    async def claim_timers(self, uow: UnitOfWork, timer_ids: list[int]) -> set[int]:
+        """Mark timers fired inside the transaction that acts on them, in one statement;
+        return those this transaction claimed. On PostgreSQL, timers another instance is
+        firing at this moment are skipped (FOR UPDATE SKIP LOCKED), not waited for."""
         t = self.timers
-        result = await uow.conn.execute(
-            update(t).where(t.c.id == timer_id, t.c.fired.is_(False)).values(fired=True)
+        claimable = (
+            select(t.c.id)
+            .where(t.c.id.in_(timer_ids), t.c.fired.is_(False))
+            .with_for_update(skip_locked=True)
         )
-        return result.rowcount == 1
+        result = await uow.conn.execute(
+            update(t)
+            .where(t.c.id.in_(claimable.scalar_subquery()))
+            .values(fired=True)
+            .returning(t.c.id)
+        )
+        return {row.id for row in result}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:

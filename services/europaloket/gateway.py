@@ -7,20 +7,18 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from opentelemetry import trace
-from sqlalchemy import select, update
+from opentelemetry.trace import Span
 
-from chainkit.clock import DAY, SimClock
+from chainkit.consumer import is_transient
 from chainkit.pact import limits
-from chainkit.runtime import ServiceRuntime, is_transient
-from chainkit.store import Store
+from chainkit.runtime import ServiceRuntime
 from chainkit.telemetry import STAGE, V_NUMMER, extract
 from europaloket.domain import (
     DATA_SYSTEMS,
@@ -36,66 +34,16 @@ from europaloket.domain import (
     system_name,
 )
 from europaloket.fixtures import Fixtures, load_fixtures
-from europaloket.records import DONE, PENDING, national_records, requests, respond
-from europaloket.resilience import (
-    BreakerState,
-    CircuitBreaker,
-    RateLimit,
-    backoff_schedule,
-    draw_latency_ms,
-)
+from europaloket.records import claim_pending, finish, national_of, respond, store_national
+from europaloket.resilience import BreakerState, CircuitBreaker, backoff_schedule
 from europaloket.settings import GatewaySettings, SystemProfile
+from europaloket.simulation import SimulatedSystem, SystemFault
 from europaloket.systems import NationalRecord, Population, answer
 from migratieketen.v1.common_pb2 import EuSystem
 from migratieketen.v1.europaloket_pb2 import CheckRequest, CheckStatus, SystemAnswer
 
 log = logging.getLogger("europaloket")
-T = TypeVar("T")
 STAGE_NAME = "eu-check"
-
-
-class SystemFault(Exception):
-    """The simulated system did not answer: outage, server error or rate limit."""
-
-    def __init__(self, kind: str) -> None:
-        super().__init__(kind)
-        self.kind = kind
-
-
-class SimulatedSystem:
-    """One eu-LISA system as the gateway meets it over the network: it takes time,
-    fails now and then, limits the call rate and has scheduled outages."""
-
-    def __init__(
-        self, system: EuSystem.ValueType, profile: SystemProfile, seed: int, clock: SimClock
-    ) -> None:
-        self.system = system
-        self.profile = profile
-        self.seed = seed
-        self.clock = clock
-        self.started = time.monotonic()
-        self.rate = RateLimit(profile.rate_limit_per_s)
-
-    def down(self) -> bool:
-        elapsed = time.monotonic() - self.started
-        sim_day = (self.clock.now().timestamp() - self.clock.epoch) / DAY
-        return any(o.active(elapsed, sim_day) for o in self.profile.outages)
-
-    async def call(self, call_id: str, work: Callable[[], T]) -> T:
-        if self.down():
-            await asyncio.sleep(0.005)  # a refused connection is quick
-            raise SystemFault("outage")
-        if not self.rate.take(time.monotonic()):
-            raise SystemFault("rate limited")
-        # Seeded per call, so a seed replays the same latencies and errors.
-        rng = random.Random(f"{self.seed}|call|{self.system}|{call_id}")
-        profile = self.profile
-        await asyncio.sleep(
-            draw_latency_ms(rng, profile.latency_median_ms, profile.latency_p95_ms) / 1000
-        )
-        if rng.random() < profile.error_rate:
-            raise SystemFault("server error")
-        return work()
 
 
 class Consultant:
@@ -206,15 +154,77 @@ class _Setup:
     profiles: dict[EuSystem.ValueType, SystemProfile]
 
 
+@dataclass
+class _Answer:
+    """One request answered by the systems, waiting to be committed with others."""
+
+    request_id: str
+    request: CheckRequest
+    received_at: float
+    status: CheckStatus.ValueType
+    answers: list[SystemAnswer]
+    written: list[NationalRecord]
+    reason: str
+    span: Span
+
+
+class _GroupCommit:
+    """Commits answers in one transaction per group: an answer that arrives while a
+    commit runs waits for the next one, which takes every answer waiting by then."""
+
+    def __init__(self, runtime: ServiceRuntime, instance: str) -> None:
+        self._runtime = runtime
+        self._instance = instance
+        self._waiting: list[tuple[_Answer, asyncio.Future[bool]]] = []
+        self._committing = False
+
+    async def submit(self, answer: _Answer) -> bool:
+        """Commit `answer`; False when another instance took the request meanwhile."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((answer, done))
+        if not self._committing:
+            self._committing = True
+            try:
+                while self._waiting:
+                    group, self._waiting = self._waiting, []
+                    try:
+                        kept = await self._commit([a for a, _ in group])
+                    except Exception as error:
+                        for _, waiter in group:
+                            waiter.set_exception(error)
+                    else:
+                        for a, waiter in group:
+                            waiter.set_result(a.request_id in kept)
+            finally:
+                self._committing = False
+        return await done
+
+    async def _commit(self, group: list[_Answer]) -> set[str]:
+        runtime = self._runtime
+        async with runtime.store.begin() as uow:
+            kept = await finish(uow.conn, self._instance, [a.request_id for a in group])
+            for a in group:
+                if a.request_id not in kept:
+                    continue
+                with trace.use_span(a.span, end_on_exit=False):  # the result continues it
+                    for record in a.written:
+                        await store_national(uow.conn, record, a.request_id)
+                    await respond(
+                        uow, a.request, a.status, a.answers, a.received_at, runtime.clock, a.reason
+                    )
+        return kept
+
+
 class Gateway:
     """The service's start hook and worker: pending rows in, one answer each out."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Callable[[], GatewaySettings]) -> None:
+        self._settings = settings
         self._setup: _Setup | None = None
 
     async def start(self, runtime: ServiceRuntime) -> None:
-        """Read the settings and the fixture file; a bad one stops the service at once."""
-        config = GatewaySettings.from_environment(os.environ)
+        """Take the settings and read the fixture file; a bad one stops the service."""
+        config = self._settings()
         fixtures = load_fixtures(config.fixtures) if config.fixtures else Fixtures()
         profiles = {s: config.profile(s) for s in DATA_SYSTEMS}
         population = Population(
@@ -227,8 +237,8 @@ class Gateway:
         self._setup = _Setup(config, population, profiles)
 
     async def run(self, runtime: ServiceRuntime) -> None:
-        """Take pending requests, oldest first, up to `concurrency` at a time; after a
-        restart the rows still pending are simply taken again."""
+        """Claim pending requests, oldest first, up to `concurrency` at a time; after a
+        restart the rows still pending are claimed again."""
         if self._setup is None:
             raise RuntimeError("the gateway's start hook has not run")
         config, population = self._setup.config, self._setup.population
@@ -238,43 +248,50 @@ class Gateway:
             s: SimulatedSystem(s, p, seed, runtime.clock) for s, p in self._setup.profiles.items()
         }
         consultant = Consultant(config, systems, runtime.tracer, seed)
+        instance = runtime.settings.instance_of(runtime.spec.name)
+        commits = _GroupCommit(runtime, instance)
         busy: set[str] = set()
         async with asyncio.TaskGroup() as group:
             while not runtime.stopping.is_set():
                 runtime.store.committed.clear()
                 free = config.concurrency - len(busy)
-                rows = await self._pending(runtime.store, busy, free) if free else []
+                rows = []
+                if free:
+                    try:
+                        rows = await claim_pending(
+                            runtime.store,
+                            instance,
+                            busy,
+                            free,
+                            config.lease_seconds,
+                        )
+                    except Exception as error:
+                        if not is_transient(error):
+                            raise
+                        log.warning("claiming requests failed: database unavailable")
                 for row in rows:
                     busy.add(row.request_id)
-                    group.create_task(self._serve(runtime, consultant, population, row, busy))
+                    task = self._serve(runtime, consultant, population, commits, row, busy)
+                    group.create_task(task)
                 # A commit (a new pending request, or an answer freeing a slot) wakes
                 # the loop; polling is only the fallback.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(runtime.store.committed.wait(), config.poll_ms / 1000)
-
-    async def _pending(self, store: Store, busy: set[str], limit: int) -> list[Any]:
-        async with store.engine.connect() as conn:
-            rows = await conn.execute(
-                select(requests)
-                .where(requests.c.state == PENDING)
-                .order_by(requests.c.received_at)
-                .limit(limit + len(busy))
-            )
-            return [r for r in rows if r.request_id not in busy][:limit]
 
     async def _serve(
         self,
         runtime: ServiceRuntime,
         consultant: Consultant,
         population: Population,
+        commits: _GroupCommit,
         row: Any,
         busy: set[str],
     ) -> None:
         try:
-            await self._answer(runtime, consultant, population, row)
+            await self._answer(runtime, consultant, population, commits, row)
         except Exception as error:
-            # The row stays pending and is taken again: nothing is lost. A defect must
-            # not spin, so wait before the next try.
+            # The row stays pending and this instance claims it again: nothing is lost.
+            # A defect must not spin, so wait before the next try.
             level = logging.WARNING if is_transient(error) else logging.ERROR
             log.log(level, "answering a request failed with %s; retrying", type(error).__name__)
             await asyncio.sleep(1.0)
@@ -282,79 +299,60 @@ class Gateway:
             busy.discard(row.request_id)
 
     async def _answer(
-        self, runtime: ServiceRuntime, consultant: Consultant, population: Population, row: Any
+        self,
+        runtime: ServiceRuntime,
+        consultant: Consultant,
+        population: Population,
+        commits: _GroupCommit,
+        row: Any,
     ) -> None:
         request = CheckRequest.FromString(row.request)
         context = extract(json.loads(row.trace_context))
-        with runtime.tracer.start_as_current_span("europaloket answer", context=context) as span:
-            span.set_attribute(V_NUMMER, request.v_nummer)
-            span.set_attribute(STAGE, STAGE_NAME)
-            span.set_attribute("europaloket.operation", operation_name(operation_of(request)))
-            steps = plan(request)
-            # The handler answers denials itself; this one was accepted before a rule change.
-            if isinstance(steps, Denied):
-                answers, written, reason = denied_answers(steps), [], steps.reason
-                status = CheckStatus.CHECK_STATUS_DENIED
-            else:
-                national = await self._national(runtime.store, request.v_nummer)
-                results = await asyncio.gather(
-                    *(consultant.consult(c, request, population, national) for c in steps)
-                )
-                answers = [reply for reply, _ in results]
-                written = [w for _, w in results if w is not None]
-                status = overall_status(answers)
-                reason = "; ".join(
-                    a.reason for a in answers if a.status == CheckStatus.CHECK_STATUS_UNAVAILABLE
-                )
-            span.set_attribute("europaloket.result", result_class(status))
-            async with runtime.store.begin() as uow:
-                claimed = await uow.conn.execute(
-                    update(requests)
-                    .where(requests.c.request_id == row.request_id, requests.c.state == PENDING)
-                    .values(state=DONE, answered_at=time.time(), request=b"")
-                )
-                if claimed.rowcount != 1:
-                    return  # another gateway instance answered it
-                for record in written:
-                    await _store_national(uow.conn, record, request.request_id)
-                await respond(uow, request, status, answers, row.received_at, runtime.clock, reason)
+        span = runtime.tracer.start_span("europaloket answer", context=context)
+        try:
+            with trace.use_span(span, end_on_exit=False):
+                answer = await self._consult(runtime, consultant, population, request, row)
+            if not await commits.submit(answer):
+                span.set_attribute("europaloket.taken_over", True)
+        finally:
+            span.end()
 
-    async def _national(self, store: Store, v_nummer: str) -> list[NationalRecord]:
-        t = national_records
-        async with store.engine.connect() as conn:
-            rows = await conn.execute(select(t).where(t.c.v_nummer == v_nummer))
-            return [
-                NationalRecord(
-                    EuSystem.Value(f"EU_SYSTEM_{r.system}"),
-                    r.kind,
-                    r.v_nummer,
-                    r.reference,
-                    r.category,
-                    r.occurred_at,
-                )
-                for r in rows
-            ]
-
-
-async def _store_national(conn: Any, record: NationalRecord, request_id: str) -> None:
-    """Writes are idempotent: the same registration or alert is stored once."""
-    t = national_records
-    exists = await conn.execute(
-        select(t.c.id).where(
-            t.c.kind == record.kind,
-            t.c.v_nummer == record.v_nummer,
-            t.c.reference == record.reference,
-        )
-    )
-    if exists.first() is None:
-        await conn.execute(
-            t.insert().values(
-                system=system_name(record.system),
-                kind=record.kind,
-                v_nummer=record.v_nummer,
-                reference=record.reference,
-                category=record.category,
-                occurred_at=record.occurred_at,
-                request_id=request_id,
+    async def _consult(
+        self,
+        runtime: ServiceRuntime,
+        consultant: Consultant,
+        population: Population,
+        request: CheckRequest,
+        row: Any,
+    ) -> _Answer:
+        span = trace.get_current_span()
+        span.set_attribute(V_NUMMER, request.v_nummer)
+        span.set_attribute(STAGE, STAGE_NAME)
+        span.set_attribute("europaloket.operation", operation_name(operation_of(request)))
+        steps = plan(request)
+        # The handler answers denials itself; this one was accepted before a rule change.
+        if isinstance(steps, Denied):
+            answers, written, reason = denied_answers(steps), [], steps.reason
+            status = CheckStatus.CHECK_STATUS_DENIED
+        else:
+            national = await national_of(runtime.store, request.v_nummer)
+            results = await asyncio.gather(
+                *(consultant.consult(c, request, population, national) for c in steps)
             )
+            answers = [reply for reply, _ in results]
+            written = [w for _, w in results if w is not None]
+            status = overall_status(answers)
+            reason = "; ".join(
+                a.reason for a in answers if a.status == CheckStatus.CHECK_STATUS_UNAVAILABLE
+            )
+        span.set_attribute("europaloket.result", result_class(status))
+        return _Answer(
+            row.request_id,
+            request,
+            row.received_at,
+            status,
+            list(answers),
+            written,
+            reason,
+            span,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -11,17 +12,25 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Row,
     String,
     Table,
     Text,
     UniqueConstraint,
+    and_,
+    bindparam,
     insert,
+    or_,
+    select,
+    update,
 )
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chainkit.clock import SimClock, timestamp
-from chainkit.store import UnitOfWork
+from chainkit.store import Store, UnitOfWork
 from europaloket.domain import operation_name, operation_of, result_class, system_name
-from migratieketen.v1.common_pb2 import Partner
+from europaloket.systems import NationalRecord
+from migratieketen.v1.common_pb2 import EuSystem, Partner
 from migratieketen.v1.europaloket_pb2 import (
     CheckPurpose,
     CheckRequest,
@@ -45,6 +54,10 @@ requests = Table(
     Column("trace_context", Text, nullable=False),
     Column("received_at", Float, nullable=False),
     Column("answered_at", Float, nullable=True),
+    # The gateway instance working on a pending row, until its lease runs out: two
+    # instances on one database never call the systems twice for one request.
+    Column("claimed_by", String(100), nullable=True),
+    Column("lease_until", Float, nullable=True),
 )
 # The access log eu-LISA requires, one row per request: who, when, why, which systems,
 # what class of answer. Never biometrics, names or document numbers.
@@ -80,6 +93,12 @@ national_records = Table(
     UniqueConstraint("kind", "v_nummer", "reference"),
 )
 
+# Statements run once or more per request, built once (see chainkit.store._Statements).
+_AUDIT = insert(audit)
+_NATIONAL_OF = select(national_records).where(national_records.c.v_nummer == bindparam("v_nummer"))
+KNOWN = select(requests.c.request_id).where(requests.c.request_id == bindparam("request_id"))
+ACCEPT = insert(requests)
+
 
 async def respond(
     uow: UnitOfWork,
@@ -92,19 +111,22 @@ async def respond(
 ) -> None:
     """Audit the request and publish its one result, in the caller's transaction."""
     await uow.conn.execute(
-        insert(audit).values(
-            request_id=request.request_id,
-            v_nummer=request.v_nummer,
-            partner=Partner.Name(request.partner),
-            purpose=CheckPurpose.Name(request.purpose),
-            operation=operation_name(operation_of(request)),
-            systems=",".join(system_name(s) for s in request.systems),
-            answers=" ".join(f"{system_name(a.system)}={result_class(a.status)}" for a in answers),
-            result_class=result_class(status),
-            reason=reason,
-            latency_ms=max(0.0, (time.time() - received_at) * 1000),
-            at=received_at,
-        )
+        _AUDIT,
+        {
+            "request_id": request.request_id,
+            "v_nummer": request.v_nummer,
+            "partner": Partner.Name(request.partner),
+            "purpose": CheckPurpose.Name(request.purpose),
+            "operation": operation_name(operation_of(request)),
+            "systems": ",".join(system_name(s) for s in request.systems),
+            "answers": " ".join(
+                f"{system_name(a.system)}={result_class(a.status)}" for a in answers
+            ),
+            "result_class": result_class(status),
+            "reason": reason,
+            "latency_ms": max(0.0, (time.time() - received_at) * 1000),
+            "at": received_at,
+        },
     )
     uow.publish(
         CheckResult(
@@ -119,3 +141,87 @@ async def respond(
         ),
         key=request.v_nummer,
     )
+
+
+async def claim_pending(
+    store: Store, instance: str, busy: set[str], limit: int, lease_seconds: float
+) -> list[Row[Any]]:
+    """Take up to `limit` pending requests, oldest first, for `instance` until the lease
+    runs out. A row is free when nobody holds it, its lease ran out (its claimer died),
+    or this instance holds it but no longer works on it (it restarted, or an answer
+    failed). On PostgreSQL, rows another instance is claiming at this moment are skipped
+    (FOR UPDATE SKIP LOCKED); SQLite has one writer at a time."""
+    now = time.time()
+    r = requests.c
+    free = select(r.request_id).where(
+        r.state == PENDING,
+        or_(
+            r.lease_until.is_(None),
+            r.lease_until < now,
+            and_(r.claimed_by == instance, r.request_id.not_in(busy)),
+        ),
+    )
+    candidates = free.order_by(r.received_at).limit(limit).with_for_update(skip_locked=True)
+    async with store.write() as conn:
+        rows = await conn.execute(
+            update(requests)
+            .where(r.request_id.in_(candidates.scalar_subquery()))
+            .values(claimed_by=instance, lease_until=now + lease_seconds)
+            .returning(r.request_id, r.request, r.trace_context, r.received_at)
+        )
+        return sorted(rows, key=lambda row: row.received_at)
+
+
+async def finish(conn: AsyncConnection, instance: str, request_ids: Sequence[str]) -> set[str]:
+    """Mark the requests this instance still holds answered, and forget the request
+    itself (fingerprint hash, documents); return those marked. One lost to another
+    instance after its lease ran out is left to that instance."""
+    r = requests.c
+    rows = await conn.execute(
+        update(requests)
+        .where(r.request_id.in_(request_ids), r.state == PENDING, r.claimed_by == instance)
+        .values(state=DONE, answered_at=time.time(), request=b"", lease_until=None)
+        .returning(r.request_id)
+    )
+    return {row.request_id for row in rows}
+
+
+async def national_of(store: Store, v_nummer: str) -> list[NationalRecord]:
+    """What the Netherlands wrote into the simulated systems about one person."""
+    async with store.engine.connect() as conn:
+        rows = await conn.execute(_NATIONAL_OF, {"v_nummer": v_nummer})
+        return [
+            NationalRecord(
+                EuSystem.Value(f"EU_SYSTEM_{r.system}"),
+                r.kind,
+                r.v_nummer,
+                r.reference,
+                r.category,
+                r.occurred_at,
+            )
+            for r in rows
+        ]
+
+
+async def store_national(conn: AsyncConnection, record: NationalRecord, request_id: str) -> None:
+    """Writes are idempotent: the same registration or alert is stored once."""
+    t = national_records
+    exists = await conn.execute(
+        select(t.c.id).where(
+            t.c.kind == record.kind,
+            t.c.v_nummer == record.v_nummer,
+            t.c.reference == record.reference,
+        )
+    )
+    if exists.first() is None:
+        await conn.execute(
+            t.insert().values(
+                system=system_name(record.system),
+                kind=record.kind,
+                v_nummer=record.v_nummer,
+                reference=record.reference,
+                category=record.category,
+                occurred_at=record.occurred_at,
+                request_id=request_id,
+            )
+        )

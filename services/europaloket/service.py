@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 from opentelemetry import trace
-from sqlalchemy import insert, select
 
 from chainkit.codec import PoisonMessage
 from chainkit.runtime import Ctx, ServiceSpec
 from chainkit.telemetry import inject_current
 from europaloket.domain import Denied, denied_answers, operation_name, operation_of, plan
 from europaloket.gateway import STAGE_NAME, Gateway
-from europaloket.records import DONE, PENDING, metadata, requests, respond
+from europaloket.records import ACCEPT, DONE, KNOWN, PENDING, metadata, respond
+from europaloket.settings import GatewaySettings
 from migratieketen.v1.common_pb2 import Partner
 from migratieketen.v1.europaloket_pb2 import CheckRequest, CheckStatus
 
@@ -30,9 +31,7 @@ async def on_check_request(request: CheckRequest, ctx: Ctx) -> None:
             "invalid_check_request", f"field request_id is longer than {_MAX_REQUEST_ID}"
         )
     span = trace.get_current_span()
-    known = await ctx.uow.conn.execute(
-        select(requests.c.request_id).where(requests.c.request_id == request.request_id)
-    )
+    known = await ctx.uow.conn.execute(KNOWN, {"request_id": request.request_id})
     if known.first() is not None:
         span.set_attribute("europaloket.repeated_request", True)
         return  # one answer per request id, whatever the event id
@@ -43,33 +42,36 @@ async def on_check_request(request: CheckRequest, ctx: Ctx) -> None:
     if isinstance(verdict, Denied):
         span.set_attribute("europaloket.result", "DENIED")
         await ctx.uow.conn.execute(
-            insert(requests).values(
-                request_id=request.request_id,
-                v_nummer=request.v_nummer,
-                state=DONE,
-                request=b"",
-                trace_context="{}",
-                received_at=now,
-                answered_at=now,
-            )
+            ACCEPT,
+            {
+                "request_id": request.request_id,
+                "v_nummer": request.v_nummer,
+                "state": DONE,
+                "request": b"",
+                "trace_context": "{}",
+                "received_at": now,
+                "answered_at": now,
+            },
         )
         status = CheckStatus.CHECK_STATUS_DENIED
         answers = denied_answers(verdict)
         await respond(ctx.uow, request, status, answers, now, ctx.clock, verdict.reason)
         return
     await ctx.uow.conn.execute(
-        insert(requests).values(
-            request_id=request.request_id,
-            v_nummer=request.v_nummer,
-            state=PENDING,
-            request=request.SerializeToString(),
-            trace_context=json.dumps(inject_current()),
-            received_at=now,
-        )
+        ACCEPT,
+        {
+            "request_id": request.request_id,
+            "v_nummer": request.v_nummer,
+            "state": PENDING,
+            "request": request.SerializeToString(),
+            "trace_context": json.dumps(inject_current()),
+            "received_at": now,
+            "answered_at": None,
+        },
     )
 
 
-gateway = Gateway()
+gateway = Gateway(lambda: GatewaySettings.from_environment(os.environ))
 
 SPEC = ServiceSpec(
     name="europaloket",

@@ -79,7 +79,11 @@ class GatewaySettings(BaseSettings):
     breaker_reset_ms: float = Field(default=2000, ge=0)
     # Requests answered at the same time; each calls its systems concurrently.
     concurrency: int = Field(default=32, ge=1)
-    poll_ms: float = Field(default=200, gt=0)  # fallback: commits wake the worker
+    # Fallback: commits wake the worker; polling finds rows of an instance that died.
+    poll_ms: float = Field(default=1000, gt=0)
+    # How long a claimed request is held; unset: the longest an answer can take (every
+    # attempt timing out after the longest backoff) plus 5 s.
+    lease_ms: float | None = Field(default=None, gt=0)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> GatewaySettings:
@@ -92,6 +96,13 @@ class GatewaySettings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown Europaloket settings: {', '.join(unknown)}")
         return cls()
+
+    @property
+    def lease_seconds(self) -> float:
+        if self.lease_ms is not None:
+            return self.lease_ms / 1000
+        worst = (self.retries + 1) * self.timeout_ms + self.retries * self.backoff_max_ms
+        return worst / 1000 + 5.0
 
     def profile(self, system: EuSystem.ValueType) -> SystemProfile:
         default = DEFAULT_PROFILES[system]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from europaloket.domain import (
@@ -296,45 +296,157 @@ def national_answers(
     return []
 
 
+Keys = tuple[str, str, tuple[str, ...]]  # V-nummer, fingerprint hash, documents
+
+
+def _planted_eurodac(fixtures: Fixtures, keys: Keys) -> list[SystemAnswer]:
+    return [
+        eurodac_answer(
+            e.member_state,
+            e.category,
+            e.reference or f"{e.member_state}{_digits(10, 'fixture', e)}",
+            e.verification,
+        )
+        for e in fixtures.eurodac
+        if e.matches(*keys)
+    ]
+
+
+def _planted_sis(fixtures: Fixtures, keys: Keys) -> list[SystemAnswer]:
+    return [
+        sis_answer(
+            s.member_state,
+            s.category,
+            s.reference or f"SIS-{s.member_state}-{_digits(8, 'fixture', s)}",
+            s.action,
+        )
+        for s in fixtures.sis
+        if s.matches(*keys)
+    ]
+
+
+def _planted_vis(fixtures: Fixtures, keys: Keys) -> list[SystemAnswer]:
+    return [
+        vis_answer(
+            r.member_state,
+            r.record,
+            f"VIS-{r.member_state}-{_digits(8, 'fixture', r)}",
+            r.security_ground,
+        )
+        for r in fixtures.vis
+        if r.matches(*keys)
+    ]
+
+
+def _planted_ees(fixtures: Fixtures, keys: Keys) -> list[SystemAnswer]:
+    return [
+        ees_answer(
+            x.member_state,
+            x.record,
+            f"EES-{x.member_state}-{_digits(8, 'fixture', x)}",
+            x.security_ground,
+        )
+        for x in fixtures.ees
+        if x.matches(*keys)
+    ]
+
+
+def _planted_etias(fixtures: Fixtures, keys: Keys) -> list[SystemAnswer]:
+    return [
+        etias_answer(
+            t.member_state,
+            t.record,
+            f"ETIAS-{t.member_state}-{_digits(8, 'fixture', t)}",
+            t.security_ground,
+        )
+        for t in fixtures.etias
+        if t.matches(*keys)
+    ]
+
+
+def _planted_ecris(fixtures: Fixtures, keys: Keys) -> list[SystemAnswer]:
+    return [
+        ecris_answer(tuple(c.member_states), c.serious)
+        for c in fixtures.ecris_tcn
+        if c.matches(*keys)
+    ]
+
+
+def _planted_mid(fixtures: Fixtures, keys: Keys) -> list[SystemAnswer]:
+    return [
+        mid_answer(m.colour, m.reference or f"MID-{_digits(10, 'fixture', m)}")
+        for m in fixtures.mid
+        if m.matches(*keys)
+    ]
+
+
+def _seeded_eurodac(
+    rng: random.Random, state: str, number: int, population: Population
+) -> SystemAnswer:
+    category = _weighted(rng, EURODAC_CATEGORIES)
+    rejected = rng.random() < population.eurodac_rejected_share
+    return eurodac_answer(
+        state, category, f"{state}{number:010d}", "REJECTED" if rejected else "CONFIRMED"
+    )
+
+
+def _seeded_sis(rng: random.Random, state: str, number: int, _: Population) -> SystemAnswer:
+    category = rng.choice(tuple(SIS_ACTIONS))
+    return sis_answer(state, category, f"SIS-{state}-{number % 10**8:08d}")
+
+
+def _seeded_vis(rng: random.Random, state: str, number: int, _: Population) -> SystemAnswer:
+    record = _weighted(rng, (("ISSUED", 0.6), ("REFUSED", 0.3), ("REVOKED", 0.1)))
+    security = record != "ISSUED" and rng.random() < 0.5
+    return vis_answer(state, record, f"VIS-{state}-{number % 10**8:08d}", security)
+
+
+def _seeded_ees(rng: random.Random, state: str, number: int, _: Population) -> SystemAnswer:
+    record = _weighted(rng, (("ENTRY", 0.7), ("REFUSED_ENTRY", 0.3)))
+    security = record == "REFUSED_ENTRY" and rng.random() < 0.5
+    return ees_answer(state, record, f"EES-{state}-{number % 10**8:08d}", security)
+
+
+def _seeded_etias(rng: random.Random, state: str, number: int, _: Population) -> SystemAnswer:
+    options = (("AUTHORISED", 0.6), ("REFUSED", 0.2), ("REVOKED", 0.1), ("WATCHLIST", 0.1))
+    record = _weighted(rng, options)
+    security = record == "WATCHLIST" or (record != "AUTHORISED" and rng.random() < 0.5)
+    return etias_answer(state, record, f"ETIAS-{state}-{number % 10**8:08d}", security)
+
+
+def _seeded_ecris(rng: random.Random, _state: str, _number: int, _: Population) -> SystemAnswer:
+    states = tuple(rng.sample(SEEDED_STATES, rng.randint(1, 3)))
+    return ecris_answer(states, serious=rng.random() < 0.5)
+
+
+def _seeded_mid(rng: random.Random, _state: str, number: int, _: Population) -> SystemAnswer:
+    return mid_answer(_weighted(rng, _MID_COLOURS), f"MID-{number:010d}")
+
+
+@dataclass(frozen=True)
+class _Records:
+    """Where a system's records come from: the fixture file, and the seeded population."""
+
+    planted: Callable[[Fixtures, Keys], list[SystemAnswer]]
+    seeded: Callable[[random.Random, str, int, Population], SystemAnswer]
+
+
+_RECORDS: dict[EuSystem.ValueType, _Records] = {
+    S.EU_SYSTEM_EURODAC: _Records(_planted_eurodac, _seeded_eurodac),
+    S.EU_SYSTEM_SIS: _Records(_planted_sis, _seeded_sis),
+    S.EU_SYSTEM_VIS: _Records(_planted_vis, _seeded_vis),
+    S.EU_SYSTEM_EES: _Records(_planted_ees, _seeded_ees),
+    S.EU_SYSTEM_ETIAS: _Records(_planted_etias, _seeded_etias),
+    S.EU_SYSTEM_ECRIS_TCN: _Records(_planted_ecris, _seeded_ecris),
+    S.EU_SYSTEM_MID: _Records(_planted_mid, _seeded_mid),
+}
+
+
 def planted(system: EuSystem.ValueType, subject: Subject, fixtures: Fixtures) -> list[SystemAnswer]:
     """The fixture file's records for this subject, as the system would answer them."""
-    found: list[SystemAnswer] = []
+    records = _RECORDS.get(system)
     keys = (subject.v_nummer, subject.biometric_hash, subject.documents)
-    if system == S.EU_SYSTEM_EURODAC:
-        for e in fixtures.eurodac:
-            if e.matches(*keys):
-                reference = e.reference or f"{e.member_state}{_digits(10, 'fixture', e)}"
-                found.append(eurodac_answer(e.member_state, e.category, reference, e.verification))
-    elif system == S.EU_SYSTEM_SIS:
-        for s in fixtures.sis:
-            if s.matches(*keys):
-                reference = s.reference or f"SIS-{s.member_state}-{_digits(8, 'fixture', s)}"
-                found.append(sis_answer(s.member_state, s.category, reference, s.action))
-    elif system == S.EU_SYSTEM_VIS:
-        for r in fixtures.vis:
-            if r.matches(*keys):
-                reference = f"VIS-{r.member_state}-{_digits(8, 'fixture', r)}"
-                found.append(vis_answer(r.member_state, r.record, reference, r.security_ground))
-    elif system == S.EU_SYSTEM_EES:
-        for x in fixtures.ees:
-            if x.matches(*keys):
-                reference = f"EES-{x.member_state}-{_digits(8, 'fixture', x)}"
-                found.append(ees_answer(x.member_state, x.record, reference, x.security_ground))
-    elif system == S.EU_SYSTEM_ETIAS:
-        for t in fixtures.etias:
-            if t.matches(*keys):
-                reference = f"ETIAS-{t.member_state}-{_digits(8, 'fixture', t)}"
-                found.append(etias_answer(t.member_state, t.record, reference, t.security_ground))
-    elif system == S.EU_SYSTEM_ECRIS_TCN:
-        for c in fixtures.ecris_tcn:
-            if c.matches(*keys):
-                found.append(ecris_answer(tuple(c.member_states), c.serious))
-    elif system == S.EU_SYSTEM_MID:
-        for m in fixtures.mid:
-            if m.matches(*keys):
-                reference = m.reference or f"MID-{_digits(10, 'fixture', m)}"
-                found.append(mid_answer(m.colour, reference))
-    return found
+    return records.planted(fixtures, keys) if records else []
 
 
 def seeded(system: EuSystem.ValueType, key: str, population: Population) -> SystemAnswer | None:
@@ -345,34 +457,8 @@ def seeded(system: EuSystem.ValueType, key: str, population: Population) -> Syst
         return None
     state = rng.choice(SEEDED_STATES)
     number = rng.randrange(10**10)
-    if system == S.EU_SYSTEM_EURODAC:
-        category = _weighted(rng, EURODAC_CATEGORIES)
-        rejected = rng.random() < population.eurodac_rejected_share
-        return eurodac_answer(
-            state, category, f"{state}{number:010d}", "REJECTED" if rejected else "CONFIRMED"
-        )
-    if system == S.EU_SYSTEM_SIS:
-        category = rng.choice(tuple(SIS_ACTIONS))
-        return sis_answer(state, category, f"SIS-{state}-{number % 10**8:08d}")
-    if system == S.EU_SYSTEM_VIS:
-        record = _weighted(rng, (("ISSUED", 0.6), ("REFUSED", 0.3), ("REVOKED", 0.1)))
-        security = record != "ISSUED" and rng.random() < 0.5
-        return vis_answer(state, record, f"VIS-{state}-{number % 10**8:08d}", security)
-    if system == S.EU_SYSTEM_EES:
-        record = _weighted(rng, (("ENTRY", 0.7), ("REFUSED_ENTRY", 0.3)))
-        security = record == "REFUSED_ENTRY" and rng.random() < 0.5
-        return ees_answer(state, record, f"EES-{state}-{number % 10**8:08d}", security)
-    if system == S.EU_SYSTEM_ETIAS:
-        options = (("AUTHORISED", 0.6), ("REFUSED", 0.2), ("REVOKED", 0.1), ("WATCHLIST", 0.1))
-        record = _weighted(rng, options)
-        security = record == "WATCHLIST" or (record != "AUTHORISED" and rng.random() < 0.5)
-        return etias_answer(state, record, f"ETIAS-{state}-{number % 10**8:08d}", security)
-    if system == S.EU_SYSTEM_ECRIS_TCN:
-        states = tuple(rng.sample(SEEDED_STATES, rng.randint(1, 3)))
-        return ecris_answer(states, serious=rng.random() < 0.5)
-    if system == S.EU_SYSTEM_MID:
-        return mid_answer(_weighted(rng, _MID_COLOURS), f"MID-{number:010d}")
-    return None
+    records = _RECORDS.get(system)
+    return records.seeded(rng, state, number, population) if records else None
 
 
 def eurodac_answer(state: str, category: str, reference: str, verification: str) -> SystemAnswer:

@@ -80,7 +80,7 @@ async def test_each_deadline_type_is_at_risk_breached_and_met(
     async def fire_due() -> None:
         async with store.begin() as uow:
             for timer in await store.due_timers(clock.now()):
-                assert await store.claim_timer(uow, timer.id)
+                assert await store.claim_timers(uow, [timer.id]) == {timer.id}
                 await spec.timers[timer.kind](timer, ctx(uow))
 
     try:

@@ -63,7 +63,7 @@ def _ctx(store: Store, uow: object, clock: FakeClock) -> Ctx:
 async def _fire_due(store: Store, clock: FakeClock) -> None:
     async with store.begin() as uow:
         for timer in await store.due_timers(clock.now()):
-            assert await store.claim_timer(uow, timer.id)
+            assert await store.claim_timers(uow, [timer.id]) == {timer.id}
             await deadlines.TIMERS[timer.kind](timer, _ctx(store, uow, clock))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -21,11 +22,19 @@ from chainkit.codec import PoisonMessage
 from chainkit.runtime import ServiceRuntime, ServiceSpec
 from chainkit.settings import Settings
 from europaloket.domain import DATA_SYSTEMS, Consult
-from europaloket.gateway import Consultant, Gateway, SimulatedSystem
-from europaloket.records import audit, metadata, national_records, requests
+from europaloket.gateway import Consultant, Gateway
+from europaloket.records import (
+    audit,
+    claim_pending,
+    finish,
+    metadata,
+    national_records,
+    requests,
+)
 from europaloket.resilience import Outage
 from europaloket.service import on_check_request
 from europaloket.settings import GatewaySettings, SystemProfile
+from europaloket.simulation import SimulatedSystem
 from europaloket.systems import Population
 from migratieketen.v1.common_pb2 import EuSystem, Partner
 from migratieketen.v1.europaloket_pb2 import (
@@ -231,7 +240,7 @@ class Gw:
                 await on_check_request(request, self.runtime.ctx(uow))
 
     async def serve_until_answered(self, timeout: float = 10.0) -> None:
-        gateway = Gateway()
+        gateway = Gateway(lambda: GatewaySettings.from_environment(os.environ))
         await gateway.start(self.runtime)
         self.runtime.stopping.clear()
         task = asyncio.create_task(gateway.run(self.runtime))
@@ -375,7 +384,7 @@ async def test_requests_in_flight_when_the_gateway_stops_are_answered_after_rest
     monkeypatch.setenv("MK_EUROPALOKET_SIS__LATENCY_P95_MS", "300")
     for n in range(5):
         await gw.receive(check_request(n))
-    gateway = Gateway()
+    gateway = Gateway(lambda: GatewaySettings.from_environment(os.environ))
     await gateway.start(gw.runtime)
     gw.runtime.stopping.clear()
     worker = asyncio.create_task(gateway.run(gw.runtime))
@@ -408,3 +417,32 @@ async def test_dutch_writes_are_stored_and_seen_by_later_requests(gw: Gw) -> Non
     assert statuses == {CheckStatus.CHECK_STATUS_RECORDED}
     kinds = sorted(r.kind for r in await gw.rows(national_records))
     assert kinds == ["SIS_DEPARTURE_PERIOD_END", "SIS_RETURN_ALERT"], "an alert is stored once"
+
+
+async def test_a_claimed_request_is_not_claimed_by_a_second_instance_until_its_lease_ends(
+    gw: Gw,
+) -> None:
+    for n in range(3):
+        await gw.receive(check_request(n))
+    store = gw.runtime.store
+    first = await claim_pending(store, "gateway-a", set(), 2, lease_seconds=60)
+    assert [r.request_id for r in first] == ["req-0", "req-1"], "oldest first, up to the limit"
+    second = await claim_pending(store, "gateway-b", set(), 10, lease_seconds=0.05)
+    assert [r.request_id for r in second] == ["req-2"], "only what nobody holds"
+    assert await claim_pending(store, "gateway-a", {"req-0", "req-1"}, 10, 60) == []
+    await asyncio.sleep(0.1)  # gateway-b died: its lease runs out, gateway-a takes over
+    (taken,) = await claim_pending(store, "gateway-a", {"req-0", "req-1"}, 10, 60)
+    assert taken.request_id == "req-2"
+    async with store.begin() as uow:
+        assert await finish(uow.conn, "gateway-b", ["req-2"]) == set(), "no longer b's"
+        assert await finish(uow.conn, "gateway-a", ["req-0", "req-2"]) == {"req-0", "req-2"}
+    assert await gw.pending() == ["req-1"]
+
+
+async def test_an_instance_takes_back_at_once_what_it_held_before_a_restart(gw: Gw) -> None:
+    await gw.receive(check_request())
+    store = gw.runtime.store
+    assert len(await claim_pending(store, "gateway-a", set(), 10, lease_seconds=60)) == 1
+    # Restarted under the same instance name: nothing is busy, its own claim is free.
+    assert len(await claim_pending(store, "gateway-a", set(), 10, lease_seconds=60)) == 1
+    assert await claim_pending(store, "gateway-b", set(), 10, lease_seconds=60) == []

@@ -128,7 +128,7 @@ class Reception:
         assert due, f"no {kind} timer for {v_nummer}"
         timer: Timer = due[0]
         async with self.runtime.store.begin() as uow:
-            assert await self.runtime.store.claim_timer(uow, timer.id)
+            assert await self.runtime.store.claim_timers(uow, [timer.id]) == {timer.id}
             await self.runtime.spec.timers[kind](timer, self.runtime.ctx(uow))
 
     async def rows(self, table: Any) -> list[Any]:

@@ -106,7 +106,7 @@ class Returns:
         timers = await self.timers(kind, v_nummer)
         assert timers, f"no {kind} timer for {v_nummer}"
         async with self.runtime.store.begin() as uow:
-            assert await self.runtime.store.claim_timer(uow, timers[0].id)
+            assert await self.runtime.store.claim_timers(uow, [timers[0].id]) == {timers[0].id}
             await self.runtime.spec.timers[kind](timers[0], self.runtime.ctx(uow))
 
     async def answer(self, request: CheckRequest, status: CheckStatus.ValueType) -> None:

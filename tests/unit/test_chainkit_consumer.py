@@ -1,0 +1,103 @@
+"""The kit's batch consumer on a real SQLite store (no broker): a handler defect on one
+record dead-letters that record only, its partial work undone, its neighbours kept,
+and every record gets exactly one consumer span."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+from aiokafka.structs import ConsumerRecord
+from faststream.kafka.annotations import KafkaMessage
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy import Column, MetaData, String, Table, insert, select
+
+from chainkit.catalogue import topic_for
+from chainkit.codec import cloudevent_headers
+from chainkit.runtime import Ctx, ServiceRuntime, ServiceSpec
+from chainkit.settings import Settings
+from migratieketen.v1.arrival_pb2 import ArrivalRejected, ArrivalReport
+from migratieketen.v1.deadletter_pb2 import DeadLetter
+
+metadata = MetaData()
+seen = Table("seen", metadata, Column("reference", String(40), primary_key=True))
+
+
+async def on_report(report: ArrivalReport, ctx: Ctx) -> None:
+    await ctx.uow.conn.execute(insert(seen).values(reference=report.partner_reference))
+    ctx.publish(ArrivalRejected(partner_reference=report.partner_reference), "k")
+    if report.partner_reference == "BAD":
+        raise RuntimeError("a defect, after the handler wrote and published")
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path) -> AsyncIterator[tuple[ServiceRuntime, InMemorySpanExporter]]:
+    spec = ServiceSpec("bvv", "registration", metadata, handlers={ArrivalReport: on_report})
+    runtime = ServiceRuntime(spec, Settings(data_dir=tmp_path, bootstrap_servers="127.0.0.1:9"))
+    exporter = InMemorySpanExporter()
+    runtime.provider.add_span_processor(SimpleSpanProcessor(exporter))
+    await runtime.store.start()
+    try:
+        yield runtime, exporter
+    finally:
+        await runtime.store.close()
+        await runtime.producer.stop()
+        runtime.provider.shutdown()
+
+
+def batch(*references: str) -> KafkaMessage:
+    topic = topic_for(ArrivalReport)
+    records = [
+        ConsumerRecord(
+            topic=topic.name,
+            partition=0,
+            offset=offset,
+            timestamp=0,
+            timestamp_type=0,
+            key=reference.encode(),
+            value=ArrivalReport(partner_reference=reference).SerializeToString(),
+            checksum=None,
+            serialized_key_size=0,
+            serialized_value_size=0,
+            headers=[
+                (k, v.encode()) for k, v in cloudevent_headers(topic, "test", reference).items()
+            ],
+        )
+        for offset, reference in enumerate(references)
+    ]
+    return cast(KafkaMessage, SimpleNamespace(raw_message=tuple(records)))
+
+
+async def rows(runtime: ServiceRuntime, table: Table) -> list[Any]:
+    async with runtime.store.engine.connect() as conn:
+        return list(await conn.execute(select(table)))
+
+
+async def test_a_handler_defect_parks_only_its_record(
+    runtime: tuple[ServiceRuntime, InMemorySpanExporter],
+) -> None:
+    service, spans = runtime
+    records = batch("GOOD-1", "BAD", "GOOD-2")
+    await service.consumer.on_batch([], records)
+
+    assert sorted(r.reference for r in await rows(service, seen)) == ["GOOD-1", "GOOD-2"]
+    outbox = await rows(service, service.store.outbox)
+    assert [r.topic for r in outbox] == [
+        "arrival.rejected.v1",
+        "deadletter.v1",
+        "arrival.rejected.v1",
+    ], "the defect's own event is undone, a dead letter takes its place"
+    letter = DeadLetter.FromString(outbox[1].value)
+    assert (letter.reason_code, letter.offset) == ("processing_error", 1)
+    assert json.loads(outbox[1].headers)["dlq_reason_code"] == "processing_error"
+    assert len(await rows(service, service.store.inbox)) == 3
+    consumed = [s for s in spans.get_finished_spans() if s.name.endswith(" process")]
+    assert len(consumed) == 3, "one span per record: the rolled-back first run left none"
+
+    await service.consumer.on_batch([], records)  # redelivered
+    assert len(await rows(service, service.store.outbox)) == 3, "no second effect"
