@@ -7,8 +7,7 @@ import re
 import pytest
 
 from chainctl.arrivals import make_arrivals
-from chainctl.watch import CaseBook, ChainWatch, feed
-from chainkit.telemetry import V_NUMMER, setup_telemetry
+from chainkit.telemetry import V_NUMMER
 from e2e.conftest import RunningChain
 from e2e.helpers import check_case_trace, drive, wait_for_traces
 from migratieketen.v1.screening_pb2 import CheckState, Referral
@@ -64,29 +63,21 @@ async def test_spans_carry_no_personal_data(running_chain: RunningChain) -> None
             assert not any(secret in text for text in files + logs), "personal data leaked"
 
 
-async def test_a_relocation_candidate_is_housed_and_not_relocated_out(
+async def test_a_relocation_candidate_stays_in_the_national_procedure(
     running_chain: RunningChain,
 ) -> None:
-    """The Netherlands contributes to the solidarity pool (the default direction): a
-    relocation candidate is housed by COA while waiting, and DTenV relocates nobody out."""
+    """The Netherlands contributes to the solidarity pool (the default direction), so it
+    relocates nobody out: the candidate's application goes through the IND's procedure
+    and the case reaches an outcome here, in one trace."""
     (report,) = make_arrivals(1, seed=31, prefix="RELOC")
     report.asylum_requested = True
     report.relocation_candidate = True
-    provider = setup_telemetry("partner", running_chain.trace_dir)
-    watch = ChainWatch(running_chain.bootstrap_servers)
-    await watch.start()
-    try:
-        await feed(running_chain.bootstrap_servers, [report], provider)
-
-        def housed(book: CaseBook) -> bool:
-            v = book.v_nummer_of.get(report.partner_reference, "")
-            return v in book.placements and book.placements[v].reason == "relocation candidate"
-
-        assert await watch.until(housed, 60), "the relocation candidate was not housed"
-        await watch.until(lambda _: False, 2.0)  # nothing more should come
-    finally:
-        await watch.stop()
-        provider.shutdown()
-    v = watch.book.v_nummer_of[report.partner_reference]
-    assert watch.book.screened[v].referral == Referral.REFERRAL_RELOCATION
-    assert v not in watch.book.outcomes
+    book = await drive(running_chain.bootstrap_servers, running_chain.trace_dir, [report])
+    v = book.v_nummer_of[report.partner_reference]
+    screened = book.screened[v]
+    assert screened.referral == Referral.REFERRAL_ASYLUM
+    assert screened.indicators.relocation_candidate
+    assert v in book.decisions
+    assert book.outcomes[v].destination_member_state == ""
+    await wait_for_traces(running_chain.trace_dir, book, [v])
+    check_case_trace(running_chain.trace_dir, book, v)

@@ -258,7 +258,8 @@ SCENARIOS = [
     ("eurodac-hit", R.REFERRAL_ASYLUM, 3, set(), set()),
     ("sis-hit", R.REFERRAL_ASYLUM, 3, set(), set()),
     ("vulnerable", R.REFERRAL_ASYLUM, 3, {"possible_torture"}, set()),
-    ("relocation", R.REFERRAL_RELOCATION, 3, set(), set()),
+    # The Netherlands contributes to the solidarity pool by default: no relocation out.
+    ("relocation", R.REFERRAL_ASYLUM, 3, set(), set()),
 ]
 
 

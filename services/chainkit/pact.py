@@ -9,6 +9,7 @@ recognition rates are a dated data file (`asylum.rates`).
 from __future__ import annotations
 
 from functools import cache
+from typing import Literal
 
 import pycountry
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,10 @@ class PactLimits(BaseSettings):
     crisis_min_recognition_rate_threshold: float = 0.05
     departure_period_days: int = 28  # reception ends 4 weeks after rejection
     voluntary_departure_days: int = 15  # return border procedure
+    # The Netherlands in the solidarity pool (Regulation 2024/1351 Part IV): as a
+    # "contributing" state it relocates nobody out, so a candidate stays in the national
+    # procedure; as a "benefiting" state screening refers candidates to relocation.
+    relocation_direction: Literal["contributing", "benefiting"] = "contributing"
     # Return border procedure at most 12 weeks (Regulation 2024/1349 Art. 4(2)).
     return_border_procedure_days: float = 84
 
@@ -50,6 +55,11 @@ GRANTED = frozenset(
 def is_granted(outcome: DecisionOutcome.ValueType) -> bool:
     """Protection granted: refugee status or subsidiary protection (two-status system)."""
     return outcome in GRANTED
+
+
+def relocates(direction: str | None = None) -> bool:
+    """Relocation out of the Netherlands only when the Netherlands is a benefiting state."""
+    return (direction or limits().relocation_direction) == "benefiting"
 
 
 def is_nationality(code: str) -> bool:

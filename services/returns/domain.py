@@ -172,8 +172,3 @@ PLEDGING_STATES = ("DE", "FR", "PT", "IE", "LU", "BE")
 
 def relocation_destination(rng: random.Random) -> str:
     return rng.choice(PLEDGING_STATES)
-
-
-def relocates(direction: str) -> bool:
-    """Relocation out of the Netherlands only when the Netherlands is a benefiting state."""
-    return direction == "benefiting"

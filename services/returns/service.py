@@ -27,7 +27,7 @@ from sqlalchemy import (
 
 from chainkit.clock import from_timestamp, timestamp
 from chainkit.deadlines import Deadline, DeadlineType
-from chainkit.pact import is_granted, limits
+from chainkit.pact import is_granted, limits, relocates
 from chainkit.runtime import Ctx, ServiceSpec
 from chainkit.store import Timer
 from migratieketen.v1.asylum_pb2 import (
@@ -67,7 +67,6 @@ from returns.domain import (
     plan_departure,
     plan_transfer,
     planted,
-    relocates,
     relocation_destination,
     retry_eu_request,
 )
@@ -515,9 +514,7 @@ async def on_screening_completed(screened: ScreeningCompleted, ctx: Ctx) -> None
             "NO_APPLICATION",
             period_days=limits().departure_period_days,
         )
-    elif screened.referral == Referral.REFERRAL_RELOCATION and relocates(
-        returns_settings().relocation_direction
-    ):
+    elif screened.referral == Referral.REFERRAL_RELOCATION and relocates():
         destination = relocation_destination(ctx.rng("relocation", screened.v_nummer))
         await _open(
             ctx,

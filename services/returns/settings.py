@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,9 +32,6 @@ class ReturnsSettings(BaseSettings):
     transfer_absconded_share: float = Field(default=0.15, ge=0, le=1)
     # AMMR: the transfer deadline runs to 18 months when the person absconds.
     absconded_transfer_days: float = Field(default=548, gt=0)
-    # The Netherlands in the solidarity pool: "contributing" (default) relocates nobody
-    # out of the Netherlands; "benefiting" carries out relocations to pledging states.
-    relocation_direction: Literal["contributing", "benefiting"] = "contributing"
     # Planted outcomes for test teams (see README: [[case]] entries).
     fixtures: Path | None = None
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from chainkit.clock import timestamp
-from chainkit.pact import limits
+from chainkit.pact import limits, relocates
 from migratieketen.v1.arrival_pb2 import ArrivalReport
 from migratieketen.v1.common_pb2 import (
     ArrivalReason,
@@ -294,11 +294,11 @@ def system_check(
     )
 
 
-def referral(arrival: ArrivalReport) -> Referral.ValueType:
-    """Art. 18: an application goes to asylum (or relocation when selected for it);
-    no application goes to the return procedure."""
+def referral(arrival: ArrivalReport, relocation_direction: str | None = None) -> Referral.ValueType:
+    """Art. 18: an application goes to asylum (or to relocation when selected for it and
+    the Netherlands is a benefiting state); no application goes to the return procedure."""
     if arrival.asylum_requested:
-        if arrival.relocation_candidate:
+        if arrival.relocation_candidate and relocates(relocation_direction):
             return Referral.REFERRAL_RELOCATION
         return Referral.REFERRAL_ASYLUM
     return Referral.REFERRAL_RETURN

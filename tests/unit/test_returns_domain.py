@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from chainkit.clock import from_timestamp
+from chainkit.pact import relocates
 from europaloket.domain import Consult, plan
 from migratieketen.v1.common_pb2 import EuSystem, Partner
 from migratieketen.v1.europaloket_pb2 import CheckOperation, CheckPurpose, CheckStatus
@@ -29,7 +30,6 @@ from returns.domain import (
     plan_departure,
     plan_transfer,
     planted,
-    relocates,
     relocation_destination,
     retry_eu_request,
 )

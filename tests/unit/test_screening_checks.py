@@ -188,17 +188,26 @@ def test_a_parent_travelling_with_children_is_a_family_with_children() -> None:
 
 
 @pytest.mark.parametrize(
-    ("asylum", "relocation", "expected"),
+    ("asylum", "relocation", "direction", "expected"),
     [
-        (True, False, Referral.REFERRAL_ASYLUM),
-        (True, True, Referral.REFERRAL_RELOCATION),
-        (False, True, Referral.REFERRAL_RETURN),
-        (False, False, Referral.REFERRAL_RETURN),
+        (True, False, "benefiting", Referral.REFERRAL_ASYLUM),
+        (True, True, "benefiting", Referral.REFERRAL_RELOCATION),
+        # A contributing Netherlands relocates nobody out: the national procedure.
+        (True, True, "contributing", Referral.REFERRAL_ASYLUM),
+        (False, True, "benefiting", Referral.REFERRAL_RETURN),
+        (False, False, "contributing", Referral.REFERRAL_RETURN),
     ],
 )
-def test_referral(asylum: bool, relocation: bool, expected: Referral.ValueType) -> None:
+def test_referral(
+    asylum: bool, relocation: bool, direction: str, expected: Referral.ValueType
+) -> None:
     report = arrival(asylum_requested=asylum, relocation_candidate=relocation)
-    assert referral(report) == expected
+    assert referral(report, direction) == expected
+
+
+def test_referral_follows_the_national_position_by_default() -> None:
+    report = arrival(asylum_requested=True, relocation_candidate=True)
+    assert referral(report) == Referral.REFERRAL_ASYLUM  # default: contributing
 
 
 def test_form_records_family_member_states_and_cooperation() -> None:
