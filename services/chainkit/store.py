@@ -166,6 +166,13 @@ class UnitOfWork:
             self.store.statements.cancel, {"cancel_kind": kind, "cancel_v_nummer": v_nummer}
         )
 
+    async def exclusive(self) -> None:
+        """Hold the service's lock until this transaction ends, so instances of one
+        service seeding their tables at start-up do it one after another (PostgreSQL;
+        SQLite has one writer anyway)."""
+        if not self.store.is_sqlite:
+            await _service_lock(self.conn, self.store.service)
+
     async def _flush(self) -> int:
         if self._events:
             await self.conn.execute(self.store.statements.outbox, self._events)
@@ -228,10 +235,7 @@ class Store:
         async with self.engine.begin() as conn:
             if not self.is_sqlite:
                 # Instances of one service starting together create the schema once.
-                await conn.execute(
-                    text("SELECT pg_advisory_xact_lock(hashtext(:service))"),
-                    {"service": self.service},
-                )
+                await _service_lock(conn, self.service)
                 await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.service}"'))
             await conn.run_sync(self.metadata.create_all)
 
@@ -311,6 +315,13 @@ class Store:
             .returning(t.c.id)
         )
         return {row.id for row in result}
+
+
+async def _service_lock(conn: AsyncConnection, service: str) -> None:
+    """Hold one lock per service until the transaction ends (PostgreSQL)."""
+    await conn.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext(:service))"), {"service": service}
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:

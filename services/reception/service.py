@@ -139,6 +139,7 @@ async def sync_locations(runtime: ServiceRuntime) -> None:
     cfg = reception_settings()
     table = load_locations(cfg.locations_file, cfg.capacity_scale, cfg.col_overnight_cap)
     async with runtime.store.begin() as uow:
+        await uow.exclusive()  # a second instance starting at once sees the rows
         known = {r.name for r in await uow.conn.execute(select(locations.c.name))}
         for loc in table:
             values = {
