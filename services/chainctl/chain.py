@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from chainctl.acls import password_variable, principal
 from chainctl.processes import spawn, stop
 
 SERVICES = ("bvv", "screening", "europaloket", "asylum", "reception", "returns")
@@ -49,7 +50,7 @@ class Chain:
     def start(self, service: str | None = None) -> None:
         for name in (service,) if service else self.services:
             (self.data_dir / "ready" / name).unlink(missing_ok=True)
-            env = {**self.env, **self.metrics_env(name)}
+            env = {**self.env, **self.metrics_env(name), **self.login_env(name)}
             self.processes[name] = spawn([self.python, "-m", name], env, self.log_path(name))
 
     def metrics_env(self, service: str) -> dict[str, str]:
@@ -58,6 +59,17 @@ class Chain:
         if not base:
             return {}
         return {"MK_METRICS_PORT": str(int(base) + (*SERVICES, *self.services).index(service))}
+
+    def login_env(self, service: str) -> dict[str, str]:
+        """On a broker with SASL, each service logs in as its own principal, with the
+        password in MK_PASSWORD_<PRINCIPAL> (the variables infra/kafka/acls.sh reads)."""
+        if self.env.get("MK_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT") == "PLAINTEXT":
+            return {}
+        user = principal(service)
+        variable = password_variable(user)
+        if not self.env.get(variable):
+            raise ChainError(f"{variable} is not set: {service} logs in to Kafka as {user}")
+        return {"MK_KAFKA_USERNAME": user, "MK_KAFKA_PASSWORD": self.env[variable]}
 
     def wait_ready(self, timeout: float = 60.0, service: str | None = None) -> float:
         """Block until the services report ready; return the seconds it took."""

@@ -28,6 +28,7 @@ from chainkit import deadlines, metrics
 from chainkit.catalogue import consumed_by
 from chainkit.clock import SimClock, timestamp
 from chainkit.codec import PoisonMessage, decode, header_dict
+from chainkit.kafka_security import broker_security, client_args
 from chainkit.metrics import setup_metrics
 from chainkit.relay import OutboxRelay
 from chainkit.settings import Settings
@@ -136,6 +137,7 @@ class ServiceRuntime:
         self.broker = KafkaBroker(
             settings.bootstrap_servers,
             client_id=spec.name,
+            security=broker_security(settings, spec.name),
             logger=log,
             log_level=logging.DEBUG,  # no INFO line per message
         )
@@ -158,6 +160,7 @@ class ServiceRuntime:
         self.producer = AIOKafkaProducer(
             bootstrap_servers=settings.bootstrap_servers,
             client_id=f"{spec.name}-relay",
+            **client_args(settings, spec.name),
             acks="all",
             enable_idempotence=settings.idempotent_producer,
             max_batch_size=256 * 1024,
