@@ -30,8 +30,6 @@ class KafkaAuthSettings(BaseSettings):
 class Settings(KafkaAuthSettings):
     """One service's settings; the same code runs on the embedded broker and Apache Kafka."""
 
-    model_config = SettingsConfigDict(env_prefix="MK_", extra="ignore")
-
     bootstrap_servers: str = Field(
         default="127.0.0.1:9092",
         validation_alias=AliasChoices("MK_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"),

@@ -13,6 +13,7 @@ from faststream.kafka.security import parse_security
 from faststream.security import SASLPlaintext, SASLScram256, SASLScram512
 
 from chainctl.chain import Chain, ChainError
+from chainctl.cli import main
 from chainkit.kafka_security import KafkaSecurityError, broker_security, client_args, login
 from chainkit.settings import KafkaAuthSettings, Settings
 
@@ -149,3 +150,13 @@ def test_run_gives_each_service_its_own_principal(
         chain.login_env("asylum")
     monkeypatch.setenv("MK_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
     assert Chain("kafka:9092", tmp_path).login_env("asylum") == {}
+
+
+def test_a_command_without_a_login_says_which_setting_is_missing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MK_KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    monkeypatch.setenv("MK_KAFKA_PASSWORD", "pw")
+    argv = ["feed", "--bootstrap-servers", "127.0.0.1:1", "--cases", "1"]
+    assert main([*argv, "--data-dir", str(tmp_path)]) == 2
+    assert "MK_KAFKA_USERNAME" in capsys.readouterr().out
