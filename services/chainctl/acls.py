@@ -55,7 +55,8 @@ def bindings() -> list[Binding]:
     return sorted(out)
 
 
-def _password_variable(user: str) -> str:
+def password_variable(user: str) -> str:
+    """The environment variable that holds a principal's password, e.g. MK_PASSWORD_BVV."""
     return "MK_PASSWORD_" + user.upper().replace("-", "_")
 
 
@@ -82,7 +83,7 @@ def script() -> str:
         f"# SCRAM credentials ({SCRAM_MECHANISM}); the passwords come from the environment.",
     ]
     for user in users:
-        variable = _password_variable(user)
+        variable = password_variable(user)
         lines.append(
             f'"$KAFKA_BIN/kafka-configs.sh" "${{admin[@]}}" --alter --entity-type users '
             f"--entity-name {user} --add-config "

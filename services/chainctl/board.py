@@ -18,6 +18,7 @@ from google.protobuf.message import Message
 
 from chainkit.catalogue import topic_for, topics
 from chainkit.codec import PoisonMessage, decode, header_dict
+from chainkit.kafka_security import client_args
 from migratieketen.v1.arrival_pb2 import ArrivalReport
 from migratieketen.v1.deadline_pb2 import DeadlineEvent, DeadlineState
 from migratieketen.v1.outcome_pb2 import CaseOutcome
@@ -142,6 +143,7 @@ class BoardReader:
         self.topic_names = topic_names
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
+            **client_args(),
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -15,6 +15,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from chainctl.processes import spawn, stop
 from chainkit.catalogue import Topic, topics
+from chainkit.kafka_security import client_args
 
 
 class BrokerError(RuntimeError):
@@ -116,7 +117,9 @@ async def ensure_topics(
 
     The defaults suit one broker (the embedded one, tests, a single-node Kafka); pass
     None to take the catalogue's production settings (topics.toml [kafka])."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000, **client_args()
+    )
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from chainctl.acls import password_variable, principal
 from chainctl.processes import spawn, stop
 
 SERVICES = ("bvv", "screening", "europaloket", "asylum", "reception", "returns")
@@ -59,7 +60,12 @@ class Chain:
         """Start every instance, or the one named (`bvv`, or `bvv-2` for a second)."""
         for name in (service,) if service else self.instances:
             (self.data_dir / "ready" / name).unlink(missing_ok=True)
-            env = {**self.env, "MK_INSTANCE": name, **self.metrics_env(name)}
+            env = {
+                **self.env,
+                "MK_INSTANCE": name,
+                **self.metrics_env(name),
+                **self.login_env(self.instances[name]),
+            }
             self.processes[name] = spawn(
                 [self.python, "-m", self.instances[name]], env, self.log_path(name)
             )
@@ -70,6 +76,17 @@ class Chain:
         if not base:
             return {}
         return {"MK_METRICS_PORT": str(int(base) + list(self.instances).index(instance))}
+
+    def login_env(self, service: str) -> dict[str, str]:
+        """On a broker with SASL, each service logs in as its own principal, with the
+        password in MK_PASSWORD_<PRINCIPAL> (the variables infra/kafka/acls.sh reads)."""
+        if self.env.get("MK_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT") == "PLAINTEXT":
+            return {}
+        user = principal(service)
+        variable = password_variable(user)
+        if not self.env.get(variable):
+            raise ChainError(f"{variable} is not set: {service} logs in to Kafka as {user}")
+        return {"MK_KAFKA_USERNAME": user, "MK_KAFKA_PASSWORD": self.env[variable]}
 
     def wait_ready(self, timeout: float = 60.0, service: str | None = None) -> float:
         """Block until the instances report ready; return the seconds it took."""

@@ -28,6 +28,7 @@ from chainctl.traces import case_traces, render
 from chainctl.watch import CaseBook, ChainWatch, feed
 from chainkit.catalogue import topic_for, topics
 from chainkit.clock import SimClock, init_epoch
+from chainkit.kafka_security import KafkaSecurityError
 from chainkit.telemetry import setup_telemetry
 from migratieketen.v1.asylum_pb2 import AsylumProcedure, DecisionOutcome
 from migratieketen.v1.deadline_pb2 import DeadlineEvent
@@ -669,7 +670,11 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "cases", 1) < 1:
         _say("error: --cases must be at least 1")
         return 2
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except KafkaSecurityError as error:
+        _say(f"error: {error}")
+        return 2
     return code
 
 

@@ -33,6 +33,7 @@ from chainctl.chain import SERVICES
 from chainctl.traces import SpanRecord, case_traces
 from chainkit import metrics
 from chainkit.catalogue import consumed_by, topics
+from chainkit.kafka_security import client_args
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,8 @@ def consumer_groups() -> dict[str, list[str]]:
 async def consumer_lag(bootstrap_servers: str) -> dict[tuple[str, str], int]:
     """(group, topic) -> records not yet committed by that group."""
     groups = consumer_groups()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **client_args())
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None, **client_args())
     await admin.start()
     await consumer.start()
     try:

@@ -16,6 +16,7 @@ from chainctl.ind_report import IND_WATCHED, IndBook
 from chainkit.catalogue import topic_for
 from chainkit.clock import SimClock, timestamp
 from chainkit.codec import PoisonMessage, cloudevent_headers, decode, header_dict
+from chainkit.kafka_security import client_args
 from chainkit.telemetry import STAGE, inject_current
 from migratieketen.v1.arrival_pb2 import ArrivalRejected, ArrivalReport
 from migratieketen.v1.asylum_pb2 import AsylumApplicationRegistered, AsylumDecision
@@ -80,7 +81,7 @@ async def feed(
     days, not all at once); with a `clock`, reported_at is the chain's simulated now."""
     tracer = provider.get_tracer("migratieketen.partner")
     topic = topic_for(ArrivalReport)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", **client_args())
     await producer.start()
     try:
         pending = []
@@ -302,6 +303,7 @@ class ChainWatch:
         self.book = CaseBook()
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
+            **client_args(),
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -24,6 +24,7 @@ from chainkit.catalogue import consumed_by
 from chainkit.clock import SimClock
 from chainkit.consumer import BatchConsumer
 from chainkit.consumer import is_transient as is_transient
+from chainkit.kafka_security import broker_security, client_args
 from chainkit.metrics import setup_metrics
 from chainkit.relay import OutboxRelay
 from chainkit.settings import Settings
@@ -124,6 +125,7 @@ class ServiceRuntime:
         self.broker = KafkaBroker(
             settings.bootstrap_servers,
             client_id=spec.name,
+            security=broker_security(settings, spec.name),
             logger=log,
             log_level=logging.DEBUG,  # no INFO line per message
         )
@@ -147,6 +149,7 @@ class ServiceRuntime:
         self.producer = AIOKafkaProducer(
             bootstrap_servers=settings.bootstrap_servers,
             client_id=f"{spec.name}-relay",
+            **client_args(settings, spec.name),
             acks="all",
             enable_idempotence=settings.idempotent_producer,
             max_batch_size=256 * 1024,

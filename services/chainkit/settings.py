@@ -5,17 +5,32 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chainkit.clock import read_epoch
 
 
-class Settings(BaseSettings):
-    """One service's settings; the same code runs on the embedded broker and Apache Kafka."""
+class KafkaAuthSettings(BaseSettings):
+    """How a Kafka client logs in (chainkit.kafka_security builds the client arguments).
+
+    PLAINTEXT (the default, and the only thing the embedded broker speaks) sends no
+    credentials; SASL_PLAINTEXT or SASL_SSL log in as `kafka_username` (a service: its
+    own name when unset) with `kafka_password`, which is a secret and never logged.
+    """
 
     model_config = SettingsConfigDict(env_prefix="MK_", extra="ignore")
+
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+
+
+class Settings(KafkaAuthSettings):
+    """One service's settings; the same code runs on the embedded broker and Apache Kafka."""
 
     bootstrap_servers: str = Field(
         default="127.0.0.1:9092",

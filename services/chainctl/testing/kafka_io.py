@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
 from chainkit.catalogue import topics
+from chainkit.kafka_security import client_args
 
 
 def headers_for(topic: str, ce_id: str | None = None, **overrides: str) -> dict[str, str]:
@@ -27,7 +28,7 @@ def headers_for(topic: str, ce_id: str | None = None, **overrides: str) -> dict[
 async def publish_raw(
     bootstrap: str, topic: str, value: bytes, key: bytes, headers: dict[str, str]
 ) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", **client_args())
     await producer.start()
     try:
         await producer.send_and_wait(
@@ -49,6 +50,7 @@ async def read_until(
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
+        **client_args(),
         group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,

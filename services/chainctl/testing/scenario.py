@@ -17,6 +17,7 @@ from chainctl.traces import SpanRecord, build_tree, case_traces
 from chainctl.watch import CaseBook, ChainWatch, feed
 from chainkit.catalogue import topic_for, topics
 from chainkit.codec import cloudevent_headers
+from chainkit.kafka_security import client_args
 from chainkit.pact import is_granted
 from chainkit.telemetry import setup_telemetry
 from migratieketen.v1.arrival_pb2 import ArrivalReport
@@ -151,7 +152,7 @@ def arrival(
 
 async def send(bootstrap_servers: str, *messages: Message, ce_id: str | None = None) -> None:
     """Publish as a partner does: protobuf value, CloudEvents headers, keyed by V-nummer."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", **client_args())
     await producer.start()
     try:
         for message in messages:
