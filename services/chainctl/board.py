@@ -86,11 +86,16 @@ class Capacity:
     border: BorderCapacityChanged | None = None
     crises: dict[str, CrisisDeclared] = field(default_factory=dict)  # running, by id
     crises_ended: int = 0
+    waiting: set[str] = field(default_factory=set)  # without a place now (V-nummers)
 
     def add(self, message: Message) -> None:
         match message:
             case ReceptionPlacement() | ReceptionEnded() | LadderChanged() | NoPlace():
                 self.coa.add(message)
+                if isinstance(message, NoPlace):
+                    self.waiting.add(message.v_nummer)
+                elif not isinstance(message, LadderChanged):
+                    self.waiting.discard(message.v_nummer)
             case BorderCapacityChanged():
                 self.border = message
             case CrisisDeclared():
@@ -107,7 +112,8 @@ class Capacity:
             "step": self.coa.step,
             "highest_step": self.coa.highest_step_name,
             "ladder_changes": len(self.coa.ladder),
-            "without_place": len(self.coa.without_place),
+            "without_place": len(self.waiting),
+            "ever_without_place": len(self.coa.without_place),
             "border": None
             if border is None
             else {

@@ -124,6 +124,12 @@ def test_the_console_shows_occupancy_the_ladder_border_capacity_and_crisis() -> 
         0,
     )
     board.add("reception.no-place.v1", NoPlace(v_nummer="2600000003"), 0)
+    board.add("reception.no-place.v1", NoPlace(v_nummer="2600000004"), 0)
+    board.add(
+        "reception.placed.v1",
+        ReceptionPlacement(v_nummer="2600000004", location_type=L.LOCATION_TYPE_PROCESS_RECEPTION),
+        0,
+    )
     board.add(
         "reception.ended.v1",
         ReceptionEnded(v_nummer="2600000002", location_type=L.LOCATION_TYPE_CENTRAL_RECEPTION),
@@ -138,12 +144,9 @@ def test_the_console_shows_occupancy_the_ladder_border_capacity_and_crisis() -> 
         "chain.crisis-declared.v1", CrisisDeclared(crisis_id="c1", starts_at=timestamp(START)), 0
     )
     shown = overview(ConsoleState(board, {}))["reception"]
-    assert shown["occupancy"] == {"central reception": 0, "process reception": 1}
-    assert (shown["step"], shown["highest_step"], shown["without_place"]) == (
-        "reserve capacity",
-        "reserve capacity",
-        1,
-    )
+    assert shown["occupancy"] == {"central reception": 0, "process reception": 2}
+    assert (shown["step"], shown["highest_step"]) == ("reserve capacity", "reserve capacity")
+    assert (shown["without_place"], shown["ever_without_place"]) == (1, 2)
     assert shown["border"] == {"in_use": 211, "capacity": 211, "reached": True}
     assert shown["crisis"]["declared"] and shown["crisis"]["running"][0]["crisis_id"] == "c1"
     board.add("chain.crisis-ended.v1", CrisisEnded(crisis_id="c1"), 0)
