@@ -99,6 +99,10 @@ def test_console_lists_an_at_risk_case_and_opens_its_timeline(
             found = page.locator(f'.dtype[data-type="screening.time_limit"] :is({mine})').first
             expect(found).to_be_visible(timeout=60_000)
             expect(page.locator("#backlog tbody tr")).to_have_count(6)
+            # Capacity and crisis: this chain has no reception, border procedure or crisis.
+            expect(page.locator("#crisis")).to_have_text("not declared")
+            expect(page.locator("#ladder")).to_contain_text("regular")
+            expect(page.locator("#border")).to_have_text("no border capacity events yet")
             page.screenshot(path=str(shots / "console-overview.png"), full_page=True)
 
             v_nummer = found.inner_text()

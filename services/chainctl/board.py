@@ -16,12 +16,25 @@ from datetime import UTC, datetime, timedelta
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from google.protobuf.message import Message
 
+from chainctl.watch import CoaTally
 from chainkit.catalogue import topic_for, topics
 from chainkit.codec import PoisonMessage, decode, header_dict
 from chainkit.kafka_security import client_args
 from migratieketen.v1.arrival_pb2 import ArrivalReport
 from migratieketen.v1.deadline_pb2 import DeadlineEvent, DeadlineState
+from migratieketen.v1.ind_pb2 import (
+    BorderCapacityChanged,
+    CapacityState,
+    CrisisDeclared,
+    CrisisEnded,
+)
 from migratieketen.v1.outcome_pb2 import CaseOutcome
+from migratieketen.v1.reception_pb2 import (
+    LadderChanged,
+    NoPlace,
+    ReceptionEnded,
+    ReceptionPlacement,
+)
 
 AT_RISK = DeadlineState.DEADLINE_STATE_AT_RISK
 BREACHED = DeadlineState.DEADLINE_STATE_BREACHED
@@ -66,6 +79,69 @@ def left_text(delta: timedelta) -> str:
 
 
 @dataclass
+class Capacity:
+    """Occupancy per location type and the ladder step (COA, replayed from its placements,
+    ends and ladder changes), the border procedure's capacity (IND) and the crisis state."""
+
+    coa: CoaTally = field(default_factory=CoaTally)
+    border: BorderCapacityChanged | None = None
+    crises: dict[str, CrisisDeclared] = field(default_factory=dict)  # running, by id
+    crises_ended: int = 0
+    waiting: set[str] = field(default_factory=set)  # without a place now (V-nummers)
+
+    def add(self, message: Message) -> None:
+        match message:
+            case ReceptionPlacement() | ReceptionEnded() | LadderChanged() | NoPlace():
+                self.coa.add(message)
+                if isinstance(message, NoPlace):
+                    self.waiting.add(message.v_nummer)
+                elif not isinstance(message, LadderChanged):
+                    self.waiting.discard(message.v_nummer)
+            case BorderCapacityChanged():
+                self.border = message
+            case CrisisDeclared():
+                self.crises[message.crisis_id] = message
+            case CrisisEnded():
+                if self.crises.pop(message.crisis_id, None) is not None:
+                    self.crises_ended += 1
+
+    def summary(self) -> dict[str, object]:
+        """Figures only: location types, steps, counts and chain times."""
+        border = self.border
+        return {
+            "occupancy": dict(sorted(self.coa.occupancy.items())),
+            "step": self.coa.step,
+            "highest_step": self.coa.highest_step_name,
+            "ladder_changes": len(self.coa.ladder),
+            "without_place": len(self.waiting),
+            "ever_without_place": len(self.coa.without_place),
+            "border": None
+            if border is None
+            else {
+                "in_use": border.in_use,
+                "capacity": border.capacity,
+                "reached": border.state == CapacityState.CAPACITY_STATE_REACHED,
+            },
+            "crisis": {
+                "declared": bool(self.crises),
+                "ended": self.crises_ended,
+                "running": [
+                    {
+                        "crisis_id": c.crisis_id,
+                        "since": _dt(c.starts_at).isoformat(timespec="minutes"),
+                        "until": _dt(c.ends_at).isoformat(timespec="minutes")
+                        if c.HasField("ends_at")
+                        else None,
+                        "registration_weeks": c.registration_weeks,
+                        "border_extension_weeks": c.border_extension_weeks,
+                    }
+                    for c in self.crises.values()
+                ],
+            },
+        }
+
+
+@dataclass
 class Board:
     """The latest state of every deadline, and counts per real minute."""
 
@@ -75,10 +151,12 @@ class Board:
     outcomes: Counter[int] = field(default_factory=Counter)
     latest: dict[str, Message] = field(default_factory=dict)  # last event per topic
     counts: Counter[str] = field(default_factory=Counter)  # events per topic
+    capacity: Capacity = field(default_factory=Capacity)
 
     def add(self, topic: str, message: Message, timestamp_ms: int) -> None:
         self.counts[topic] += 1
         self.latest[topic] = message
+        self.capacity.add(message)
         minute = timestamp_ms // 60_000
         if isinstance(message, ArrivalReport):
             self.arrivals[minute] += 1
@@ -132,6 +210,22 @@ BOARD_TOPICS = existing_topics(
     topic_for(ArrivalReport).name,
     topic_for(CaseOutcome).name,
     topic_for(DeadlineEvent).name,
+)
+# What `Capacity` folds: reception's placements, ends, ladder and people without a place,
+# the border capacity and the crisis topics.
+CAPACITY_TOPICS = existing_topics(
+    *(
+        topic_for(kind).name
+        for kind in (
+            ReceptionPlacement,
+            ReceptionEnded,
+            LadderChanged,
+            NoPlace,
+            BorderCapacityChanged,
+            CrisisDeclared,
+            CrisisEnded,
+        )
+    )
 )
 
 

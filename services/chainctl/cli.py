@@ -402,7 +402,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 f"  day {s.sim_days:6.2f}  arrived {s.fed:>6} | registered {s.registered:>6}"
                 f" | screened {s.screened:>6} | decided {s.decided:>6} | outcomes {s.outcomes:>6}"
                 f" | backlog {sum(s.backlog.values()):>6} | at risk {sum(s.at_risk.values()):>5}"
-                f" | breached {sum(s.breached.values()):>5}"
+                f" | breached {sum(s.breached.values()):>5}{replay.reception_text(s)}"
             )
 
         book, recorder, complete = asyncio.run(

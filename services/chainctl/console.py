@@ -28,7 +28,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
-from chainctl.board import BOARD_TOPICS, Board, BoardReader, DeadlineRow, left_text
+from chainctl.board import (
+    BOARD_TOPICS,
+    CAPACITY_TOPICS,
+    Board,
+    BoardReader,
+    DeadlineRow,
+    left_text,
+)
 from chainctl.chain import SERVICES
 from chainctl.traces import SpanRecord, case_traces
 from chainkit import metrics
@@ -147,6 +154,7 @@ def overview(state: ConsoleState, minutes: int = 30) -> dict[str, Any]:
         "deadlines": deadlines,
         "capacity": capacity,
         "capacity_topics": capacity_topics(),
+        "reception": board.capacity.summary(),
     }
 
 
@@ -207,7 +215,8 @@ def create_app(bootstrap_servers: str, data_dir: Path, lag_every: float = 2.0) -
     trace_dir = data_dir / "traces"
 
     async def follow() -> None:
-        reader = BoardReader(bootstrap_servers, [*BOARD_TOPICS, *capacity_topics()])
+        names = [*BOARD_TOPICS, *CAPACITY_TOPICS, *capacity_topics()]
+        reader = BoardReader(bootstrap_servers, list(dict.fromkeys(names)))
         reader.board = state.board
         while True:
             try:

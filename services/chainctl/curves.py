@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CURVES = Path(__file__).parent / "replays"
+# Reception's places follow the share of arrivals replayed (--scale), so a replay at a
+# tenth of the arrivals meets a tenth of the places.
+SCALED_WITH_ARRIVALS = ("MK_RECEPTION_CAPACITY_SCALE",)
 
 
 class ReplayError(ValueError):
@@ -60,9 +63,22 @@ def load(name: str, scale: float = 1.0) -> Curve:
         seconds_per_day=float(raw["seconds_per_day"]),
         after_days=float(raw.get("after_days", 0.0)),
         buckets=spread(total, weights),
-        settings={k: str(v) for k, v in raw.get("settings", {}).items()},
+        settings=_settings(raw.get("settings", {}), scale),
         source=source,
     )
+
+
+def _settings(raw: dict[str, object], scale: float) -> dict[str, str]:
+    """The chain's environment for the replay: files (`*_FILE`) relative to `replays/`,
+    capacities scaled like the arrivals."""
+    settings = {}
+    for key, value in raw.items():
+        if key.endswith("_FILE") and not Path(str(value)).is_absolute():
+            value = (CURVES / str(value)).resolve()
+        elif key in SCALED_WITH_ARRIVALS:
+            value = float(str(value)) * scale
+        settings[key] = str(value)
+    return settings
 
 
 def spread(total: int, weights: list[float]) -> list[int]:

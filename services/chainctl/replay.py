@@ -1,6 +1,6 @@
 """Replays of real peaks: arrivals following a published curve (chainctl.curves), at a
 chosen speed, with a summary and charts afterwards (arrivals against the stages,
-backlog, deadlines, occupancy)."""
+backlog, deadlines, occupancy per location type and the ladder step)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from chainctl.arrivals import make_arrivals
-from chainctl.board import BoardReader, existing_topics
+from chainctl.board import CAPACITY_TOPICS, BoardReader, existing_topics
 from chainctl.chain import SERVICES
 from chainctl.console import capacity_topics, consumer_lag
 from chainctl.curves import Curve
@@ -24,6 +24,7 @@ from chainkit.clock import SimClock
 from chainkit.telemetry import setup_telemetry
 from migratieketen.v1.arrival_pb2 import ArrivalReport
 from migratieketen.v1.deadline_pb2 import DeadlineEvent
+from migratieketen.v1.reception_pb2 import LadderStep
 
 
 @dataclass
@@ -37,7 +38,26 @@ class Sample:
     backlog: dict[str, int]
     at_risk: dict[str, int]
     breached: dict[str, int]
-    capacity: dict[str, float]
+    capacity: dict[str, float]  # see Recorder.sample for the keys
+
+
+OCCUPANCY = "occupancy:"  # + location type
+LADDER_STEP, LADDER_PLACES = "ladder step", "places at the step"
+WITHOUT_PLACE = "without a place (now)"
+BORDER_IN_USE = "border procedure places in use"
+
+
+STEP_NAMES = ("regular", "raised", "reserve", "emergency", "crisis")
+
+
+def reception_text(sample: Sample) -> str:
+    """' | in reception 410, step reserve, 3 without a place' once COA has placed anyone."""
+    if LADDER_STEP not in sample.capacity:
+        return ""
+    held = sum(v for k, v in sample.capacity.items() if k.startswith(OCCUPANCY))
+    step = STEP_NAMES[int(sample.capacity[LADDER_STEP]) - 1]
+    without = int(sample.capacity.get(WITHOUT_PLACE, 0))
+    return f" | in reception {held:.0f}, step {step}, {without} without a place"
 
 
 @dataclass
@@ -59,14 +79,18 @@ class Recorder:
         for (group, _), behind in lag.items():
             backlog[group] += behind
         totals = reader.board.totals()
-        capacity: dict[str, float] = {}
-        for topic in capacity_topics():
-            message = reader.board.latest.get(topic)
-            if message is None:
-                continue
-            for fd, value in message.ListFields():
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    capacity[f"{topic}:{fd.name}"] = float(value)
+        held = reader.board.capacity
+        capacity: dict[str, float] = {
+            f"{OCCUPANCY}{kind}": float(n) for kind, n in held.coa.occupancy.items()
+        }
+        if held.coa.occupancy:
+            last = held.coa.ladder[-1] if held.coa.ladder else None
+            capacity[LADDER_STEP] = float(last.step if last else LadderStep.LADDER_STEP_REGULAR)
+            if last is not None:
+                capacity[LADDER_PLACES] = float(last.capacity)
+            capacity[WITHOUT_PLACE] = float(len(held.waiting))
+        if held.border is not None:
+            capacity[BORDER_IN_USE] = float(held.border.in_use)
         self.samples.append(
             Sample(
                 sim_days=(time.time() - self.started) / self.clock.seconds_per_day,
@@ -124,7 +148,11 @@ async def replay(
     watch = ChainWatch(bootstrap_servers)
     reader = BoardReader(
         bootstrap_servers,
-        existing_topics(topic_for(DeadlineEvent).name, *capacity_topics()),
+        list(
+            dict.fromkeys(
+                existing_topics(topic_for(DeadlineEvent).name, *capacity_topics()) + CAPACITY_TOPICS
+            )
+        ),
     )
     recorder = Recorder(bootstrap_servers, clock)
     await watch.start()
@@ -267,14 +295,33 @@ def charts(curve: Curve, samples: list[Sample], out_dir: Path) -> list[Path]:
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     keys = sorted({k for s in samples for k in s.capacity})
-    for key in keys:
-        ax.plot(days, [s.capacity.get(key, float("nan")) for s in samples], label=key)
+    kinds = [k for k in keys if k.startswith(OCCUPANCY)]
+    for key in kinds:
+        ax.plot(days, [s.capacity.get(key, 0.0) for s in samples],
+                label=key.removeprefix(OCCUPANCY))  # fmt: skip
+    if kinds:
+        total = [sum(s.capacity.get(k, 0.0) for k in kinds) for s in samples]
+        ax.plot(days, total, color="black", label="in reception (all types)")
+    for key, style in ((LADDER_PLACES, ":"), (WITHOUT_PLACE, "--"), (BORDER_IN_USE, "-.")):
+        if key in keys:
+            ax.plot(days, [s.capacity.get(key, float("nan")) for s in samples],
+                    linestyle=style, color="grey" if key == LADDER_PLACES else None,
+                    label=key)  # fmt: skip
+    ax.set(title=f"{curve.title}: occupancy and ladder steps", xlabel="simulated days",
+           ylabel="people")  # fmt: skip
+    if LADDER_STEP in keys:
+        steps = ax.twinx()
+        steps.step(days, [s.capacity.get(LADDER_STEP, float("nan")) for s in samples],
+                   where="post", color="firebrick", linewidth=2, label="ladder step")  # fmt: skip
+        steps.set_ylim(0.5, 5.5)
+        steps.set_yticks(range(1, 6), STEP_NAMES)
+        steps.set_ylabel("COA ladder step", color="firebrick")
+        steps.legend(loc="lower right", fontsize="small")
     if keys:
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="small", loc="upper left")
     else:
         ax.text(0.5, 0.5, "no occupancy, ladder or capacity events in this chain yet",
                 ha="center", va="center", transform=ax.transAxes)  # fmt: skip
-    ax.set(title=f"{curve.title}: occupancy and ladder steps", xlabel="simulated days")
     ax.grid(alpha=0.3)
     save(fig, "occupancy.png")
     return written

@@ -191,6 +191,10 @@ class CoaTally:
             case TransferExpired():
                 self.transfers_expired += 1
 
+    @property
+    def highest_step_name(self) -> str:
+        return _step(self.highest_step)
+
     def rows(self) -> list[tuple[str, str]]:
         """Summary lines for the demo."""
         by_type = ", ".join(f"{k} {v}" for k, v in sorted(self.peak_by_type.items())) or "none"

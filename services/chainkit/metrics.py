@@ -2,11 +2,12 @@
 
 Events in and out, handling time and hop latency come from the spans the kit already
 makes (a span processor, so no handler is touched); legal-deadline events from what a
-service publishes; occupancy and consumer lag from callbacks (the COA service and the
-operations console register them). Exported on a Prometheus endpoint (setting
-MK_METRICS_PORT, bound to MK_METRICS_HOST, 127.0.0.1 by default) and over OTLP when
-OTEL_EXPORTER_OTLP_ENDPOINT is set. Labels are services, topics, deadline types and
-states: never a V-nummer or anything about a person.
+service publishes; occupancy per location type, the ladder step and consumer lag from
+callbacks (the COA service and the operations console register them). Exported on a
+Prometheus endpoint (setting MK_METRICS_PORT, bound to MK_METRICS_HOST, 127.0.0.1 by
+default) and over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set. Labels are services,
+topics, deadline types, location types and states: never a V-nummer or anything about a
+person.
 """
 
 from __future__ import annotations
@@ -36,16 +37,22 @@ DAY = 86_400.0
 SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 DAYS_BUCKETS = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 14.0, 30.0, 90.0, 180.0, 365.0)
 
-# Callbacks that report gauges: occupancy per location, consumer lag per group and topic.
+# Callbacks that report gauges: occupancy per location type, the scaling ladder's step,
+# consumer lag per group and topic.
 OccupancySource = Callable[[], Mapping[str, float]]
+LadderSource = Callable[[], int | None]
 LagSource = Callable[[], Mapping[tuple[str, str], int]]
 _occupancy: list[OccupancySource] = []
+_ladder: list[LadderSource] = []
 _lag: list[LagSource] = []
 
 
-def observe_occupancy(source: OccupancySource) -> None:
-    """Hook for the reception (COA) service: `source()` returns occupied places per location."""
+def observe_occupancy(source: OccupancySource, ladder: LadderSource | None = None) -> None:
+    """Hook for the reception (COA) service: `source()` returns occupied places per
+    location type, `ladder()` the scaling ladder's step (1 = regular; None: not known yet)."""
     _occupancy.append(source)
+    if ladder is not None:
+        _ladder.append(ladder)
 
 
 def observe_lag(source: LagSource) -> None:
@@ -56,7 +63,14 @@ def observe_lag(source: LagSource) -> None:
 def _occupancy_now(_: CallbackOptions) -> Iterable[Observation]:
     for source in _occupancy:
         for location, occupied in source().items():
-            yield Observation(occupied, {"location": location})
+            yield Observation(occupied, {"location_type": location})
+
+
+def _ladder_now(_: CallbackOptions) -> Iterable[Observation]:
+    for source in _ladder:
+        step = source()
+        if step is not None:
+            yield Observation(step)
 
 
 def _lag_now(_: CallbackOptions) -> Iterable[Observation]:
@@ -83,7 +97,14 @@ class Measures:
             "mk.occupancy",
             [_occupancy_now],
             unit="{place}",
-            description="Occupied reception places per location (COA)",
+            description="Occupied reception places per location type (COA)",
+        )
+        meter.create_observable_gauge(
+            "mk.ladder.step",
+            [_ladder_now],
+            unit="{step}",
+            description="COA's scaling ladder step: 1 regular, 2 raised occupancy, 3 reserve "
+            "capacity, 4 emergency reception, 5 crisis emergency reception",
         )
         meter.create_observable_gauge(
             "mk.consumer.lag",

@@ -4,6 +4,9 @@ rules. Occupancy, the ladder step and every running period live in the store."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -18,16 +21,19 @@ from sqlalchemy import (
     Row,
     String,
     Table,
+    func,
     insert,
     select,
     update,
 )
+from sqlalchemy.exc import SQLAlchemyError
 
+from chainkit import metrics
 from chainkit.clock import from_timestamp, timestamp
 from chainkit.deadlines import DeadlineType
 from chainkit.pact import is_granted, limits
 from chainkit.runtime import Ctx, ServiceRuntime, ServiceSpec
-from chainkit.store import Timer
+from chainkit.store import Store, Timer
 from migratieketen.v1.asylum_pb2 import (
     AppealDecided,
     AppealOutcome,
@@ -72,6 +78,7 @@ from reception.domain import (
 from reception.fixtures import load_fixtures
 from reception.settings import reception_settings
 
+log = logging.getLogger(__name__)
 L = LocationType
 R = ReceptionEndReason
 REPORT, END, HOUSING = "report", "end-reception", "housing"
@@ -79,6 +86,8 @@ TO_AZC = "to-azc"
 KNOWN, HOUSED, WAITING, ENDED = "known", "housed", "waiting", "ended"
 # COA acts on the day a period ends; the kit watches that it did within this grace.
 GRACE = timedelta(days=1)
+# How often the occupancy gauge reads the committed figures from the store.
+GAUGE_SECONDS = 1.0
 
 REPORTING = DeadlineType(
     "reception.reporting",
@@ -159,6 +168,36 @@ async def sync_locations(runtime: ServiceRuntime) -> None:
         if (await uow.conn.execute(select(ladder.c.step))).first() is None:
             now = runtime.clock.now().timestamp()
             await uow.conn.execute(insert(ladder).values(id=1, step=BOTTOM, changed_at=now))
+
+
+@dataclass
+class OccupancyGauge:
+    """Occupied places per location type and the ladder step, as last committed: what
+    `chainkit.metrics` exports as mk.occupancy and mk.ladder.step."""
+
+    by_type: dict[str, float] = field(default_factory=dict)
+    step: int | None = None
+
+    async def refresh(self, store: Store) -> None:
+        async with store.engine.connect() as conn:
+            rows = await conn.execute(
+                select(locations.c.type, func.sum(locations.c.occupancy)).group_by(locations.c.type)
+            )
+            by_type = {str(kind).removeprefix("LOCATION_TYPE_"): float(n or 0) for kind, n in rows}
+            self.step = (await conn.execute(select(ladder.c.step))).scalar_one_or_none()
+        self.by_type = by_type
+
+
+async def occupancy_gauge(runtime: ServiceRuntime) -> None:
+    """Worker: registers the occupancy and ladder gauges and keeps them current."""
+    gauge = OccupancyGauge()
+    metrics.observe_occupancy(lambda: gauge.by_type, lambda: gauge.step)
+    while True:
+        try:
+            await gauge.refresh(runtime.store)
+        except SQLAlchemyError as error:  # the next read tries again
+            log.warning("reception: occupancy not read (%s)", error)
+        await asyncio.sleep(GAUGE_SECONDS)
 
 
 async def _rows(ctx: Ctx) -> list[Occupied]:
@@ -647,4 +686,5 @@ SPEC = ServiceSpec(
         TO_AZC: on_to_azc,
     },
     on_start=[sync_locations],
+    workers=[occupancy_gauge],
 )

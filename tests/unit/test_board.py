@@ -11,6 +11,20 @@ from chainctl.console import ConsoleState, case_view, overview
 from chainkit.clock import timestamp
 from migratieketen.v1.arrival_pb2 import ArrivalReport
 from migratieketen.v1.deadline_pb2 import DeadlineEvent, DeadlineState
+from migratieketen.v1.ind_pb2 import (
+    BorderCapacityChanged,
+    CapacityState,
+    CrisisDeclared,
+    CrisisEnded,
+)
+from migratieketen.v1.reception_pb2 import (
+    LadderChanged,
+    LadderStep,
+    LocationType,
+    NoPlace,
+    ReceptionEnded,
+    ReceptionPlacement,
+)
 
 START = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
 S = DeadlineState
@@ -82,3 +96,59 @@ def test_console_case_view_explains_bad_and_unknown_v_nummers(tmp_path: Path) ->
     assert [r["v_nummer"] for r in dtype["at_risk"]] == ["2600000005"]
     assert [b["service"] for b in view["backlog"]][:2] == ["bvv", "screening"]
     assert view["capacity"] == []  # no capacity topics in the catalogue yet: nothing shown
+
+
+def test_the_console_shows_occupancy_the_ladder_border_capacity_and_crisis() -> None:
+    board = Board()
+    L, step = LocationType, LadderStep
+    for n, kind in ((1, L.LOCATION_TYPE_CENTRAL_RECEPTION), (2, L.LOCATION_TYPE_CENTRAL_RECEPTION)):
+        board.add(
+            "reception.placed.v1",
+            ReceptionPlacement(v_nummer=f"260000000{n}", location_type=kind),
+            0,
+        )
+    board.add(
+        "reception.placed.v1",
+        ReceptionPlacement(
+            v_nummer="2600000001",
+            location_type=L.LOCATION_TYPE_PROCESS_RECEPTION,
+            previous_location_type=L.LOCATION_TYPE_CENTRAL_RECEPTION,
+        ),
+        0,
+    )
+    board.add(
+        "reception.ladder-changed.v1",
+        LadderChanged(
+            step=step.LADDER_STEP_RESERVE_CAPACITY, previous_step=step.LADDER_STEP_RAISED_OCCUPANCY
+        ),
+        0,
+    )
+    board.add("reception.no-place.v1", NoPlace(v_nummer="2600000003"), 0)
+    board.add("reception.no-place.v1", NoPlace(v_nummer="2600000004"), 0)
+    board.add(
+        "reception.placed.v1",
+        ReceptionPlacement(v_nummer="2600000004", location_type=L.LOCATION_TYPE_PROCESS_RECEPTION),
+        0,
+    )
+    board.add(
+        "reception.ended.v1",
+        ReceptionEnded(v_nummer="2600000002", location_type=L.LOCATION_TYPE_CENTRAL_RECEPTION),
+        0,
+    )
+    board.add(
+        "asylum.border-capacity.v1",
+        BorderCapacityChanged(state=CapacityState.CAPACITY_STATE_REACHED, in_use=211, capacity=211),
+        0,
+    )
+    board.add(
+        "chain.crisis-declared.v1", CrisisDeclared(crisis_id="c1", starts_at=timestamp(START)), 0
+    )
+    shown = overview(ConsoleState(board, {}))["reception"]
+    assert shown["occupancy"] == {"central reception": 0, "process reception": 2}
+    assert (shown["step"], shown["highest_step"]) == ("reserve capacity", "reserve capacity")
+    assert (shown["without_place"], shown["ever_without_place"]) == (1, 2)
+    assert shown["border"] == {"in_use": 211, "capacity": 211, "reached": True}
+    assert shown["crisis"]["declared"] and shown["crisis"]["running"][0]["crisis_id"] == "c1"
+    board.add("chain.crisis-ended.v1", CrisisEnded(crisis_id="c1"), 0)
+    shown = overview(ConsoleState(board, {}))["reception"]
+    assert shown["crisis"] == {"declared": False, "ended": 1, "running": []}

@@ -62,7 +62,7 @@ def test_events_latency_deadlines_and_occupancy_are_measured() -> None:
     reader = InMemoryMetricReader()
     tracer_provider = TracerProvider(resource=Resource.create({"service.name": "screening"}))
     meters = metrics.setup_metrics("screening", tracer_provider, readers=[reader])
-    metrics.observe_occupancy(lambda: {"ter-apel": 2100.0})
+    metrics.observe_occupancy(lambda: {"CENTRAL_RECEPTION": 2100.0})
     _spans(tracer_provider)
     for state, at in (
         (DeadlineState.DEADLINE_STATE_AT_RISK, 2),
@@ -94,7 +94,7 @@ def test_events_latency_deadlines_and_occupancy_are_measured() -> None:
     [stage] = points["mk.stage.duration"]
     assert stage.sum == 3.0 and stage.attributes == {"type": "screening.time_limit"}
     assert [(p.attributes, p.value) for p in points["mk.occupancy"]] == [
-        ({"location": "ter-apel"}, 2100.0)
+        ({"location_type": "CENTRAL_RECEPTION"}, 2100.0)
     ]
     for labels in (p.attributes for values in points.values() for p in values):
         assert "2600000001" not in labels.values()  # no V-nummer in a label

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 from google.protobuf.message import Message
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from sqlalchemy import MetaData, select
 
-from chainkit import deadlines
+from chainkit import deadlines, metrics
 from chainkit.runtime import ServiceRuntime, ServiceSpec
 from chainkit.settings import Settings
 from chainkit.store import Timer
@@ -363,3 +364,55 @@ async def test_a_decision_that_overtakes_the_registration_is_applied_on_placemen
     assert ended.reason == ReceptionEndReason.RECEPTION_END_REASON_HOUSED_IN_MUNICIPALITY
     (housed,) = await coa.published(CaseOutcome)
     assert housed.v_nummer == v(1)
+
+
+def _gauges(reader: InMemoryMetricReader) -> dict[str, dict[str, float]]:
+    data = reader.get_metrics_data()
+    assert data is not None
+    found: dict[str, dict[str, float]] = {}
+    for resource in data.resource_metrics:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                for point in metric.data.data_points:
+                    label = str((point.attributes or {}).get("location_type", ""))
+                    found.setdefault(metric.name, {})[label] = point.value  # type: ignore[union-attr]
+    return found
+
+
+async def test_the_occupancy_gauges_follow_placements_and_ends(
+    coa: Reception, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(metrics, "_occupancy", [])
+    monkeypatch.setattr(metrics, "_ladder", [])
+    reader = InMemoryMetricReader()
+    provider = metrics.setup_metrics("reception", readers=[reader])
+    gauge = service.OccupancyGauge()
+    metrics.observe_occupancy(lambda: gauge.by_type, lambda: gauge.step)
+    try:
+        for n in range(1, 10):
+            await arrive(coa, n)
+        await gauge.refresh(coa.runtime.store)
+        seen = _gauges(reader)
+        assert seen["mk.occupancy"] == {
+            "CENTRAL_RECEPTION": 1,
+            "PROCESS_RECEPTION": 8,
+            "REGULAR_CENTRE": 0,
+        }
+        assert seen["mk.ladder.step"] == {"": S.LADDER_STEP_CRISIS_EMERGENCY_RECEPTION}
+        await coa.handle(
+            service.on_outcome, CaseOutcome(v_nummer=v(1), outcome=DEPARTED, decided_by=DTENV)
+        )
+        await gauge.refresh(coa.runtime.store)
+        # One left: the one waiting in COL took the place.
+        assert _gauges(reader)["mk.occupancy"]["CENTRAL_RECEPTION"] == 0
+        assert _gauges(reader)["mk.occupancy"]["PROCESS_RECEPTION"] == 8
+        for n in range(2, 10):
+            await coa.handle(
+                service.on_outcome, CaseOutcome(v_nummer=v(n), outcome=DEPARTED, decided_by=DTENV)
+            )
+        await gauge.refresh(coa.runtime.store)
+        seen = _gauges(reader)
+        assert set(seen["mk.occupancy"].values()) == {0}
+        assert seen["mk.ladder.step"] == {"": S.LADDER_STEP_REGULAR}
+    finally:
+        provider.shutdown()

@@ -9,6 +9,7 @@ import pytest
 from chainctl import curves, replay
 from chainctl.cli import main
 from chainctl.replay import Sample
+from reception.domain import load_municipalities
 
 
 @pytest.mark.parametrize(
@@ -22,6 +23,19 @@ def test_each_curve_adds_up_to_its_published_total(name: str, total: int, days: 
     assert "Source" in curve.source or "source" in curve.source.lower()
     scaled = curves.load(name, scale=0.1)
     assert sum(scaled.buckets) == round(total * 0.1)
+
+
+def test_ter_apel_meets_full_reception_with_blocked_outflow() -> None:
+    """Reception's places shrink with the arrivals replayed; permit holders' waits come
+    from a municipality file next to the curve, longer than the replay."""
+    full = curves.load("ter-apel-2022")
+    tenth = curves.load("ter-apel-2022", scale=0.1)
+    scale = "MK_RECEPTION_CAPACITY_SCALE"
+    assert float(tenth.settings[scale]) == pytest.approx(float(full.settings[scale]) / 10)
+    towns = Path(full.settings["MK_RECEPTION_MUNICIPALITIES_FILE"])
+    assert towns.is_absolute()
+    waits = [m.wait_days for m in load_municipalities(towns)]
+    assert min(waits) > full.days + full.after_days
 
 
 def test_munich_peaks_in_the_afternoon() -> None:
@@ -53,11 +67,19 @@ def test_charts_are_pngs(tmp_path: Path) -> None:
             backlog={"bvv": d % 3, "screening": 1},
             at_risk={"screening.time_limit": d % 2},
             breached={"screening.time_limit": d // 4},
-            capacity={},
+            capacity={
+                f"{replay.OCCUPANCY}central reception": float(min(d, 4)),
+                f"{replay.OCCUPANCY}regular centre": float(d * 2),
+                replay.LADDER_STEP: float(1 + d // 2),
+                replay.WITHOUT_PLACE: float(max(d - 7, 0)),
+            },
         )
         for d in range(10)
     ]
     written = replay.charts(curve, samples, tmp_path)
+    assert replay.reception_text(samples[-1]) == (
+        " | in reception 22, step crisis, 2 without a place"
+    )
     assert [p.name for p in written] == [
         "arrivals.png",
         "backlog.png",
