@@ -39,9 +39,24 @@ log = logging.getLogger("chainkit")
 def is_transient(error: BaseException) -> bool:
     """Errors of the infrastructure, not of the message: leave the offset uncommitted and
     let the message be delivered again once the database or broker answers."""
-    if isinstance(error, DBAPIError) and error.connection_invalidated:
+    if isinstance(error, DBAPIError) and (
+        error.connection_invalidated or _sqlstate(error) in _RETRY_SQLSTATES
+    ):
         return True
     return isinstance(error, OperationalError | InterfaceError | ConnectionError | TimeoutError)
+
+
+# PostgreSQL: serialization failure, deadlock detected, lock not available. Instances
+# of one service touching the same rows in another order: try the batch again.
+_RETRY_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+
+
+def _sqlstate(error: DBAPIError) -> str | None:
+    for candidate in (error.orig, getattr(error.orig, "__cause__", None)):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(code, str):
+            return code
+    return None
 
 
 def where(error: BaseException) -> str:

@@ -127,9 +127,9 @@ async def watch(
     """Start watching a period (again: a second watch of the same one replaces it)."""
     uow = ctx.uow
     deadlines = table(uow.store.metadata)
-    start = started_at or ctx.clock.now()
-    if due_at < start:
-        raise ValueError(f"{dtype.name}: due_at lies before started_at")
+    # A period already over when it is watched (its start lay earlier, e.g. at a decision
+    # read late) is breached at once, not refused.
+    start = min(started_at or ctx.clock.now(), due_at)
     row = await _row(uow, dtype.name, v_nummer, ref)
     values = {
         "started_at": start.timestamp(),

@@ -309,15 +309,23 @@ async def _open(
     at = now + timedelta(days=plan.after_days)
     if track in (T.RETURN_TRACK_DEPARTURE, T.RETURN_TRACK_RETURN_BORDER_PROCEDURE):
         await _record(ctx, CheckOperation.CHECK_OPERATION_CREATE_RETURN_ALERT, v_nummer, now)
-        await ctx.watch(DEPARTURE_PERIOD, v_nummer, due + GRACE, detail=f"{period_days:g} days")
+        await ctx.watch(
+            DEPARTURE_PERIOD,
+            v_nummer,
+            due + GRACE,
+            started_at=now,
+            detail=f"{period_days:g} days",
+        )
         if plan.outcome == Oc.OUTCOME_DEPARTED_VOLUNTARY and at < due:
             await ctx.schedule(DEPART, v_nummer, at, b"")
         await ctx.schedule(PERIOD_END, v_nummer, due, b"")
     if procedure_due is not None:
-        await ctx.watch(BORDER_PROCEDURE, v_nummer, procedure_due, detail="12 weeks")
+        await ctx.watch(
+            BORDER_PROCEDURE, v_nummer, procedure_due, started_at=now, detail="12 weeks"
+        )
         await ctx.schedule(RBP_END, v_nummer, procedure_due - GRACE, b"")
     if track == T.RETURN_TRACK_DUBLIN_TRANSFER:
-        await ctx.watch(TRANSFER_DEADLINE, v_nummer, due, ref=application_id)
+        await ctx.watch(TRANSFER_DEADLINE, v_nummer, due, started_at=now, ref=application_id)
         if plan.outcome == Oc.OUTCOME_TRANSFERRED:
             await ctx.schedule(TRANSFER, v_nummer, at, b"")
         elif plan.outcome == Oc.OUTCOME_ABSCONDED:

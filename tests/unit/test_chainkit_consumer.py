@@ -16,9 +16,11 @@ from faststream.kafka.annotations import KafkaMessage
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import Column, MetaData, String, Table, insert, select
+from sqlalchemy.exc import DBAPIError
 
 from chainkit.catalogue import topic_for
 from chainkit.codec import cloudevent_headers
+from chainkit.consumer import is_transient
 from chainkit.runtime import Ctx, ServiceRuntime, ServiceSpec
 from chainkit.settings import Settings
 from migratieketen.v1.arrival_pb2 import ArrivalRejected, ArrivalReport
@@ -101,3 +103,16 @@ async def test_a_handler_defect_parks_only_its_record(
 
     await service.consumer.on_batch([], records)  # redelivered
     assert len(await rows(service, service.store.outbox)) == 3, "no second effect"
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"  # PostgreSQL: deadlock detected
+
+
+class _UniqueViolation(Exception):
+    sqlstate = "23505"
+
+
+def test_a_deadlock_between_instances_is_retried_a_constraint_violation_is_not() -> None:
+    assert is_transient(DBAPIError("UPDATE locations", {}, _Deadlock()))
+    assert not is_transient(DBAPIError("INSERT INTO locations", {}, _UniqueViolation()))
