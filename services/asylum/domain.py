@@ -9,6 +9,7 @@ from asylum.dublin import Evidence
 from asylum.rates import rate_table
 from asylum.routing import Applicant
 from chainkit.clock import from_timestamp
+from chainkit.people import is_minor_age
 from migratieketen.v1.common_pb2 import ArrivalSetting
 from migratieketen.v1.screening_pb2 import HealthResult, ScreeningCompleted
 
@@ -31,7 +32,7 @@ def applicant(screened: ScreeningCompleted, *, subsequent: bool = False) -> Appl
         recognition_rate=rate_table().rate(list(screened.form.nationalities)),
         security=ind.security_flag,
         misleading=ind.misleading_identity,
-        minor=screened.claimed_age < 18,
+        minor=is_minor_age(screened.claimed_age),
         unaccompanied_minor=ind.unaccompanied_minor,
         family_with_children=ind.family_with_children,
         special_needs=tuple(n for n in screened.form.special_needs if n not in _STATUS_NEEDS),

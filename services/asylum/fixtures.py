@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import re
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -13,8 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from asylum.settings import asylum_settings
-
-_V_NUMMER = re.compile(r"\d{10}")
+from chainkit.people import is_v_nummer
 
 AnswerName = Literal["ACCEPT", "REJECT", "SILENCE"]
 OutcomeName = Literal[
@@ -42,7 +40,7 @@ class Planted(BaseModel):
     @field_validator("v_nummer")
     @classmethod
     def _ten_digits(cls, value: str | None) -> str | None:
-        if value is not None and not _V_NUMMER.fullmatch(value):
+        if value is not None and not is_v_nummer(value):
             raise ValueError("a V-nummer is exactly 10 digits")
         return value
 

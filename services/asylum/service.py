@@ -51,6 +51,7 @@ from chainkit.clock import from_timestamp, timestamp
 from chainkit.codec import PoisonMessage
 from chainkit.deadlines import Deadline, DeadlineType
 from chainkit.pact import is_granted
+from chainkit.people import is_minor_age
 from chainkit.runtime import Ctx, ServiceSpec
 from chainkit.store import Timer
 from migratieketen.v1.asylum_pb2 import (
@@ -353,7 +354,7 @@ async def on_register(timer: Timer, ctx: Ctx) -> None:
             procedure=PROCEDURE[routing.route],
             registered_at=timestamp(now),
             decision_due_at=timestamp(planned_due),
-            minor=screened.claimed_age < 18,
+            minor=is_minor_age(screened.claimed_age),
             family_with_children=ind.family_with_children,
             unaccompanied_minor=ind.unaccompanied_minor,
             made_at=timestamp(made),

@@ -7,6 +7,7 @@ import re
 from datetime import date
 
 from chainkit.pact import is_nationality, limits
+from chainkit.people import is_v_nummer
 from migratieketen.v1.arrival_pb2 import ArrivalReport
 from migratieketen.v1.common_pb2 import (
     ArrivalReason,
@@ -19,7 +20,6 @@ from migratieketen.v1.common_pb2 import (
 V_NUMMER_BASE = 2_600_000_000  # first number this registry issues is V_NUMMER_BASE + 1
 MAX_AGE = 130
 _HEX = re.compile(r"[0-9a-f]{32,128}")
-_V_NUMMER = re.compile(r"\d{10}")
 # Partners that meet people and report arrivals.
 REPORTING_PARTNERS = frozenset(
     {Partner.PARTNER_KMAR, Partner.PARTNER_AVIM, Partner.PARTNER_DISA, Partner.PARTNER_IND}
@@ -61,7 +61,7 @@ def check_arrival(report: ArrivalReport, today: date) -> None:
         raise ArrivalRefused("location", "missing", "is required")
     if not 0 <= report.claimed_age <= MAX_AGE:
         raise ArrivalRefused("claimed_age", "invalid", f"must be between 0 and {MAX_AGE}")
-    if report.v_nummer and not _V_NUMMER.fullmatch(report.v_nummer):
+    if report.v_nummer and not is_v_nummer(report.v_nummer):
         raise ArrivalRefused("v_nummer", "invalid", "must be exactly 10 digits")
     _check_date_of_birth(report, today)
     _check_nationalities(report)

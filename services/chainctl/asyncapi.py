@@ -14,6 +14,7 @@ from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescript
 
 from chainkit.catalogue import Topic, partners, topics
 from chainkit.codec import CONTENT_TYPE, REQUIRED_HEADERS
+from chainkit.people import V_NUMMER_PATTERN
 
 JSON = dict[str, Any]
 
@@ -22,7 +23,7 @@ DOCUMENT_VERSION = "1.0.0"  # contract version 1: package migratieketen.v1, topi
 KAFKA_BINDING_VERSION = "0.5.0"
 SERVICES = ("bvv", "screening", "europaloket", "asylum", "reception", "returns")
 _DAY_MS = 24 * 60 * 60 * 1000
-_V_NUMMER_PATTERN = r"^\d{10}$"
+_V_NUMMER_PATTERN = f"^{V_NUMMER_PATTERN}$"
 
 _SCALARS: dict[int, JSON] = {
     FieldDescriptor.TYPE_DOUBLE: {"type": "number", "format": "double"},

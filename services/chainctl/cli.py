@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import re
 import shlex
 import shutil
 import signal
@@ -29,6 +28,7 @@ from chainctl.watch import CaseBook, ChainWatch, feed
 from chainkit.catalogue import topic_for, topics
 from chainkit.clock import SimClock, init_epoch
 from chainkit.kafka_security import KafkaSecurityError
+from chainkit.people import is_v_nummer
 from chainkit.telemetry import setup_telemetry
 from migratieketen.v1.asylum_pb2 import AsylumProcedure, DecisionOutcome
 from migratieketen.v1.deadline_pb2 import DeadlineEvent
@@ -286,7 +286,7 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
-    if not re.fullmatch(r"\d{10}", args.v_nummer):
+    if not is_v_nummer(args.v_nummer):
         _say(f"error: {args.v_nummer!r} is not a V-nummer (a V-nummer is exactly 10 digits)")
         return 2
     trace_dir = args.data_dir / "traces"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -41,10 +40,10 @@ from chainctl.traces import SpanRecord, case_traces
 from chainkit import metrics
 from chainkit.catalogue import consumed_by, topics
 from chainkit.kafka_security import client_args
+from chainkit.people import is_v_nummer
 
 log = logging.getLogger(__name__)
 
-V_NUMMER = re.compile(r"\d{10}")
 # Capacity and crisis topics, as the reception and border work add them to topics.toml.
 CAPACITY_WORDS = ("occupancy", "capacity", "ladder", "crisis")
 PAGE = (Path(__file__).parent / "console.html").read_text("utf-8")
@@ -194,7 +193,7 @@ def _start(span: SpanRecord) -> int:
 
 
 def case_view(state: ConsoleState, trace_dir: Path, v_nummer: str) -> tuple[int, dict[str, Any]]:
-    if not V_NUMMER.fullmatch(v_nummer):
+    if not is_v_nummer(v_nummer):
         return 400, {"error": f"{v_nummer!r} is not a V-nummer (a V-nummer is exactly 10 digits)"}
     found = case_traces(trace_dir, v_nummer) if trace_dir.is_dir() else {}
     now = state.board.chain_now or datetime.now(UTC)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -10,6 +9,7 @@ from datetime import UTC, datetime
 from google.protobuf.message import DecodeError, Message
 
 from chainkit.catalogue import Topic, topics
+from chainkit.people import is_v_nummer
 from chainkit.reasons import REASON_CODES
 
 CONTENT_TYPE = "application/protobuf"
@@ -17,7 +17,6 @@ SPECVERSION = "1.0"
 # The headers every record must carry (CloudEvents' required attributes plus the content
 # type); ce_subject, ce_time and traceparent are recommended.
 REQUIRED_HEADERS = ("ce_specversion", "ce_id", "ce_type", "ce_source", "content-type")
-_V_NUMMER = re.compile(r"\d{10}")
 
 
 class PoisonMessage(Exception):
@@ -33,7 +32,7 @@ class PoisonMessage(Exception):
 
 def validate_v_nummer(value: str, field: str = "v_nummer") -> str:
     """A V-nummer is exactly 10 digits; the message never repeats the bad value."""
-    if not _V_NUMMER.fullmatch(value):
+    if not is_v_nummer(value):
         raise PoisonMessage("invalid_v_nummer", f"field {field} must be exactly 10 digits")
     return value
 

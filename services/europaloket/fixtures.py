@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -18,6 +17,8 @@ from pydantic import (
     model_validator,
 )
 
+from chainkit.people import is_v_nummer
+
 # Member states and Schengen associated countries taking part in the eu-LISA systems.
 MEMBER_STATES = frozenset(
     {
@@ -26,7 +27,6 @@ MEMBER_STATES = frozenset(
         "CH", "IS", "LI", "NO",
     }
 )  # fmt: skip
-_V_NUMMER = re.compile(r"\d{10}")
 
 EurodacCategoryName = Literal[
     "APPLICANT",
@@ -65,7 +65,7 @@ class Planted(BaseModel):
     @field_validator("v_nummer")
     @classmethod
     def _ten_digits(cls, value: str | None) -> str | None:
-        if value is not None and not _V_NUMMER.fullmatch(value):
+        if value is not None and not is_v_nummer(value):
             raise ValueError("a V-nummer is exactly 10 digits")
         return value
 

@@ -32,6 +32,7 @@ from chainkit import metrics
 from chainkit.clock import from_timestamp, timestamp
 from chainkit.deadlines import DeadlineType
 from chainkit.pact import is_granted, limits
+from chainkit.people import is_minor_age
 from chainkit.runtime import Ctx, ServiceRuntime, ServiceSpec
 from chainkit.store import Store, Timer
 from migratieketen.v1.asylum_pb2 import (
@@ -463,9 +464,9 @@ async def on_registered(registered: PersonRegistered, ctx: Ctx) -> None:
             await _set(ctx, registered.v_nummer, partner_reference=ref, mob_after=mob_after)
         return
     family = arrival.travelling_with_children or bool(
-        arrival.family_group_id and arrival.claimed_age < 18
+        arrival.family_group_id and is_minor_age(arrival.claimed_age)
     )
-    unaccompanied = arrival.claimed_age < 18 and not arrival.accompanied
+    unaccompanied = is_minor_age(arrival.claimed_age) and not arrival.accompanied
     await _admit(ctx, registered.v_nummer, arrival.partner_reference, family, unaccompanied)
     if arrival.asylum_requested and arrival.setting == ArrivalSetting.ARRIVAL_SETTING_INLAND:
         await _place(ctx, registered.v_nummer, L.LOCATION_TYPE_CENTRAL_RECEPTION, "arrival")

@@ -9,6 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from chainkit.clock import timestamp
 from chainkit.pact import limits, relocates
+from chainkit.people import is_minor_age
 from migratieketen.v1.arrival_pb2 import ArrivalReport
 from migratieketen.v1.common_pb2 import (
     ArrivalReason,
@@ -198,7 +199,7 @@ def findings_from(result: CheckResult | None) -> Findings:
 
 
 def is_minor(arrival: ArrivalReport) -> bool:
-    return arrival.claimed_age < 18
+    return is_minor_age(arrival.claimed_age)
 
 
 def is_unaccompanied_minor(arrival: ArrivalReport) -> bool:

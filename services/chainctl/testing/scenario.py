@@ -19,6 +19,7 @@ from chainkit.catalogue import topic_for, topics
 from chainkit.codec import cloudevent_headers
 from chainkit.kafka_security import client_args
 from chainkit.pact import is_granted
+from chainkit.people import is_minor_age
 from chainkit.telemetry import setup_telemetry
 from migratieketen.v1.arrival_pb2 import ArrivalReport
 from migratieketen.v1.common_pb2 import BiometricReference, CalendarDate, IdentityDocument
@@ -128,7 +129,7 @@ def arrival(
     )
     report.asylum_requested = asylum
     report.accompanied = True
-    report.family_group_id = f"{reference}-FAM" if age < 18 else ""
+    report.family_group_id = f"{reference}-FAM" if is_minor_age(age) else ""
     report.ClearField("biometrics")
     if age >= 6:
         report.biometrics.CopyFrom(
