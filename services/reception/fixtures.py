@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
-
-class FixtureError(ValueError):
-    """A fixture file that cannot be used; the message names the file, entry and field."""
+from chainkit.fixtures import FixtureError as FixtureError
+from chainkit.fixtures import load_model
 
 
 class PlantedPerson(BaseModel):
@@ -47,13 +45,4 @@ class ReceptionFixtures(BaseModel):
 
 
 def load_fixtures(path: Path | None) -> ReceptionFixtures:
-    if path is None:
-        return ReceptionFixtures()
-    try:
-        return ReceptionFixtures.model_validate(tomllib.loads(path.read_text("utf-8")))
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise FixtureError(f"{path}: cannot be read as TOML ({error})") from None
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise FixtureError(f"{path}: {where}: {first['msg']}") from None
+    return ReceptionFixtures() if path is None else load_model(path, ReceptionFixtures)

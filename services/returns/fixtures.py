@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from chainkit.fixtures import FixtureError as FixtureError
+from chainkit.fixtures import load_model
 
 PlantedOutcome = Literal[
     "DEPARTED_VOLUNTARY",
@@ -16,10 +18,6 @@ PlantedOutcome = Literal[
     "TRANSFERRED",
     "TRANSFER_EXPIRED",
 ]
-
-
-class FixtureError(ValueError):
-    """A fixture file that cannot be used; the message names the file, entry and field."""
 
 
 class PlantedCase(BaseModel):
@@ -56,13 +54,4 @@ class ReturnsFixtures(BaseModel):
 
 
 def load_fixtures(path: Path | None) -> ReturnsFixtures:
-    if path is None:
-        return ReturnsFixtures()
-    try:
-        return ReturnsFixtures.model_validate(tomllib.loads(path.read_text("utf-8")))
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise FixtureError(f"{path}: cannot be read as TOML ({error})") from None
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise FixtureError(f"{path}: {where}: {first['msg']}") from None
+    return ReturnsFixtures() if path is None else load_model(path, ReturnsFixtures)
