@@ -46,6 +46,16 @@ _DEFAULT_BOOTSTRAP = os.environ.get(
 )
 
 
+def _trace_hint(book: CaseBook, data_dir: Path) -> None:
+    """A command, runnable as printed, that shows one finished case's trace."""
+    example = next(iter(sorted(book.outcomes)), None)
+    if example:
+        _say(
+            f"Show one case's trace:  {self_command()} trace {example}"
+            f" --data-dir {shlex.quote(str(data_dir))}"
+        )
+
+
 def _say(text: str) -> None:
     print(text, flush=True)
 
@@ -191,13 +201,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             _say(f"All cases reached an outcome; start-up {startup:.1f} s, total {elapsed:.1f} s.")
         else:
             _say(f"Stopped after {args.timeout:.0f} s with {len(book.open_cases())} cases open.")
-        example = next(iter(sorted(book.outcomes)), None)
         _say(f"Traces: {data_dir / 'traces'} (one JSON-lines file per service).")
-        if example:
-            _say(
-                f"Show one case's trace:  {self_command()} trace {example}"
-                f" --data-dir {shlex.quote(str(data_dir))}"
-            )
+        _trace_hint(book, data_dir)
         return 0 if complete else 1
     except (BrokerError, ChainError) as error:
         _say(f"error: {error}")
@@ -423,12 +428,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             )
         _say(f"Charts: {', '.join(str(p) for p in written)}")
         _say(f"Samples: {out_dir / 'samples.csv'}; summary: {out_dir / 'summary.txt'}")
-        example = next(iter(sorted(book.outcomes)), None)
-        if example:
-            _say(
-                f"Show one case's trace:  {self_command()} trace {example}"
-                f" --data-dir {shlex.quote(str(data_dir))}"
-            )
+        _trace_hint(book, data_dir)
         return 0 if complete else 1
     except (BrokerError, ChainError) as error:
         _say(f"error: {error}")
