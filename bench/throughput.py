@@ -97,11 +97,11 @@ class CpuMeter:
 
 
 async def run_cases(args: argparse.Namespace, chain: Chain, bootstrap: str, data: Path) -> CaseBook:
-    reports = make_arrivals(args.cases, seed=args.seed, prefix="BENCH")
+    clock = SimClock(float(chain.env["MK_CLOCK_EPOCH"]), args.seconds_per_day)
+    reports = make_arrivals(args.cases, seed=args.seed, prefix="BENCH", now=clock.now())
     provider = setup_telemetry("partner", data / "traces")
     watch = ChainWatch(bootstrap)
     await watch.start()
-    clock = SimClock(float(chain.env["MK_CLOCK_EPOCH"]), args.seconds_per_day)
     refs = {r.partner_reference for r in reports}
     spread = args.cases / args.rate if args.rate else 0.0
     feeding = asyncio.create_task(feed(bootstrap, reports, provider, spread, clock))

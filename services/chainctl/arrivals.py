@@ -42,11 +42,15 @@ _VULNERABILITY = (
 )
 
 
-def make_arrivals(count: int, seed: int = 1, prefix: str = "DEMO") -> list[ArrivalReport]:
-    """`count` plausible arrivals: border and inland, adults, families, minors."""
+def make_arrivals(
+    count: int, seed: int = 1, prefix: str = "DEMO", now: datetime | None = None
+) -> list[ArrivalReport]:
+    """`count` plausible arrivals: border and inland, adults, families, minors. Birth
+    dates match the claimed ages at `now`: the chain's simulated now when it is given
+    (a fast clock runs months ahead of the real date during start-up)."""
     rng = random.Random(seed)
     reports = []
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     family: str | None = None
     for i in range(count):
         at_border = rng.random() < 0.4

@@ -225,9 +225,9 @@ async def _demo(args: argparse.Namespace, bootstrap: str, chain: Chain) -> tuple
     watch = ChainWatch(bootstrap)
     await watch.start()
     try:
-        reports = make_arrivals(args.cases, seed=args.seed or 1)
-        started = time.monotonic()
         clock = SimClock(float(chain.env["MK_CLOCK_EPOCH"]), args.seconds_per_day)
+        reports = make_arrivals(args.cases, seed=args.seed or 1, now=clock.now())
+        started = time.monotonic()
         spread = args.arrival_days * args.seconds_per_day
         _say(
             f"Feeding {len(reports)} arrival reports over {args.arrival_days:g} simulated days"

@@ -24,10 +24,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
+    delete,
     insert,
     select,
     update,
 )
+from sqlalchemy.sql.expression import Executable
 
 from chainkit.clock import timestamp
 from chainkit.store import Timer, UnitOfWork
@@ -138,23 +141,24 @@ async def watch(
         "met_at": None,
         "detail": detail,
     }
+    statements = _statements(deadlines, uow)
     if row is None:
         result = await uow.conn.execute(
-            insert(deadlines)
-            .values(type=dtype.name, v_nummer=v_nummer, ref=ref, **values)
-            .returning(deadlines.c.id)
+            statements.insert, {"type": dtype.name, "v_nummer": v_nummer, "ref": ref, **values}
         )
         deadline_id = int(result.scalar_one())
     else:
         deadline_id = row.id
         await _drop_timers(uow, deadline_id, v_nummer)
-        await uow.conn.execute(
-            update(deadlines).where(deadlines.c.id == deadline_id).values(**values)
-        )
+        await uow.conn.execute(statements.update, {"d_id": deadline_id, **values})
     share = ctx.settings.deadline_at_risk_share
     payload = str(deadline_id).encode()
-    await uow.schedule(AT_RISK_TIMER, v_nummer, start + (due_at - start) * share, payload)
-    await uow.schedule(BREACHED_TIMER, v_nummer, due_at, payload)
+    await uow.schedule_many(
+        [
+            (AT_RISK_TIMER, v_nummer, start + (due_at - start) * share, payload),
+            (BREACHED_TIMER, v_nummer, due_at, payload),
+        ]
+    )
     deadline = Deadline(deadline_id, dtype.name, v_nummer, ref, start, due_at, STARTED, None)
     _publish(ctx, deadline, STARTED, start, detail)
     return deadline
@@ -263,21 +267,57 @@ def _publish(
     )
 
 
+@dataclass(frozen=True)
+class _Statements:
+    """Built once per service: SQLAlchemy then reuses their compiled form by a cache
+    key computed once, instead of building and hashing a statement per call."""
+
+    row: Executable
+    by_id: Executable
+    insert: Executable
+    update: Executable
+    drop_timers: Executable
+
+
+_STATEMENTS: dict[Table, _Statements] = {}
+
+
+def _statements(deadlines: Table, uow: UnitOfWork) -> _Statements:
+    known = _STATEMENTS.get(deadlines)
+    if known is not None:
+        return known
+    timers = uow.store.timers
+    built = _Statements(
+        row=select(deadlines).where(
+            deadlines.c.type == bindparam("d_type"),
+            deadlines.c.v_nummer == bindparam("d_v_nummer"),
+            deadlines.c.ref == bindparam("d_ref"),
+        ),
+        by_id=select(deadlines).where(deadlines.c.id == bindparam("d_id")),
+        insert=insert(deadlines).returning(deadlines.c.id),
+        update=update(deadlines).where(deadlines.c.id == bindparam("d_id")),
+        drop_timers=delete(timers).where(
+            timers.c.v_nummer == bindparam("d_v_nummer"),
+            timers.c.kind.in_(TIMERS),
+            timers.c.payload == bindparam("d_payload"),
+        ),
+    )
+    _STATEMENTS[deadlines] = built
+    return built
+
+
 async def _row(uow: UnitOfWork, type_name: str, v_nummer: str, ref: str) -> Row[Any] | None:
     deadlines = table(uow.store.metadata)
     result = await uow.conn.execute(
-        select(deadlines).where(
-            deadlines.c.type == type_name,
-            deadlines.c.v_nummer == v_nummer,
-            deadlines.c.ref == ref,
-        )
+        _statements(deadlines, uow).row,
+        {"d_type": type_name, "d_v_nummer": v_nummer, "d_ref": ref},
     )
     return result.first()
 
 
 async def _by_id(uow: UnitOfWork, deadline_id: int) -> Row[Any] | None:
     deadlines = table(uow.store.metadata)
-    result = await uow.conn.execute(select(deadlines).where(deadlines.c.id == deadline_id))
+    result = await uow.conn.execute(_statements(deadlines, uow).by_id, {"d_id": deadline_id})
     return result.first()
 
 
@@ -288,23 +328,17 @@ async def _set_state(
     met_at: datetime | None = None,
 ) -> None:
     deadlines = table(uow.store.metadata)
-    values: dict[str, object] = {"state": state}
+    values: dict[str, object] = {"d_id": deadline_id, "state": state}
     if met_at is not None:
         values["met_at"] = met_at.timestamp()
-    await uow.conn.execute(update(deadlines).where(deadlines.c.id == deadline_id).values(values))
+    await uow.conn.execute(_statements(deadlines, uow).update, values)
 
 
 async def _drop_timers(uow: UnitOfWork, deadline_id: int, v_nummer: str) -> None:
-    timers = uow.store.timers
+    deadlines = table(uow.store.metadata)
     await uow.conn.execute(
-        update(timers)
-        .where(
-            timers.c.kind.in_(TIMERS),
-            timers.c.v_nummer == v_nummer,
-            timers.c.payload == str(deadline_id).encode(),
-            timers.c.fired.is_(False),
-        )
-        .values(fired=True)
+        _statements(deadlines, uow).drop_timers,
+        {"d_v_nummer": v_nummer, "d_payload": str(deadline_id).encode()},
     )
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import MetaData
 from chainkit import deadlines, metrics
 from chainkit.catalogue import consumed_by
 from chainkit.clock import SimClock
-from chainkit.consumer import BatchConsumer
+from chainkit.consumer import BatchConsumer, FetchPacer
 from chainkit.consumer import is_transient as is_transient
 from chainkit.kafka_security import broker_security, client_args
 from chainkit.metrics import setup_metrics
@@ -136,7 +136,8 @@ class ServiceRuntime:
             *topics,
             batch=True,
             max_records=settings.consume_batch_size,
-            batch_timeout_ms=settings.fetch_max_wait_ms,
+            # getmany returns as soon as records are there: this only bounds idle loops.
+            batch_timeout_ms=settings.batch_timeout_ms,
             group_id=spec.name,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
@@ -144,8 +145,12 @@ class ServiceRuntime:
             title=f"{spec.name}",
             description=f"All topics the {spec.name} service consumes.",
         )
-        self.consumer = BatchConsumer(spec, self.store, self.tracer, self.ctx)
+        self.pacer = FetchPacer(
+            settings.fetch_max_wait_ms, settings.idle_fetch_max_wait_ms, settings.idle_after_seconds
+        )
+        self.consumer = BatchConsumer(spec, self.store, self.tracer, self.ctx, self.pacer)
         subscriber(self.consumer.on_batch)
+        self.subscriber = subscriber
         self.producer = AIOKafkaProducer(
             bootstrap_servers=settings.bootstrap_servers,
             client_id=f"{spec.name}-relay",
@@ -200,6 +205,10 @@ class ServiceRuntime:
         self._tasks = [
             asyncio.create_task(self.relay.run(), name="outbox-relay"),
             asyncio.create_task(self.timers.run(), name="timers"),
+            asyncio.create_task(
+                self.pacer.run(lambda: getattr(self.subscriber, "consumer", None), self._stopping),
+                name="fetch-pacer",
+            ),
             *(asyncio.create_task(worker(self)) for worker in self.spec.workers),
         ]
         ready = self.settings.data_dir / "ready"
@@ -211,7 +220,7 @@ class ServiceRuntime:
         self._stopping.set()
         self.relay.stop()
         self.timers.stop()
-        for task in self._tasks[2:]:  # workers: cancel; relay and timers stop themselves
+        for task in self._tasks[3:]:  # workers: cancel; relay, timers, pacer stop themselves
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.producer.stop()

@@ -49,8 +49,14 @@ class Settings(KafkaAuthSettings):
     clock_seconds_per_day: float = Field(default=1.0, gt=0)
     # Apache Kafka supports the idempotent producer; the embedded broker rejects it.
     idempotent_producer: bool = False
-    # Consumers poll: the fetch wait sets the latency of every hop.
-    fetch_max_wait_ms: int = Field(default=25, ge=1)
+    # Consumers poll: the fetch wait sets the latency of every hop while records flow;
+    # after idle_after_seconds without a batch a service fetches with the idle wait
+    # (chainkit.consumer.FetchPacer), so an idle chain costs next to nothing.
+    fetch_max_wait_ms: int = Field(default=50, ge=1)
+    idle_fetch_max_wait_ms: int = Field(default=500, ge=1)
+    idle_after_seconds: float = Field(default=2.0, gt=0)
+    # How long one poll for a batch waits in the process (returns early with records).
+    batch_timeout_ms: int = Field(default=500, ge=1)
     # Records handled in one database transaction and acknowledged with one commit.
     consume_batch_size: int = Field(default=200, ge=1)
     relay_batch_size: int = Field(default=500, ge=1)

@@ -49,15 +49,26 @@ class SpanIndex:
     def __init__(self, trace_dir: Path) -> None:
         self.trace_dir = trace_dir
         self.path = trace_dir / INDEX_FILE
+        self._kept: sqlite3.Connection | None = None
+
+    def _open(self) -> sqlite3.Connection:
+        self.trace_dir.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(_SCHEMA)
+        return db
 
     @contextmanager
-    def _connect(self, write: bool) -> Iterator[sqlite3.Connection]:
-        self.trace_dir.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+    def _connect(self, write: bool, keep: bool = False) -> Iterator[sqlite3.Connection]:
+        """A connection for one transaction; `keep`: the exporter's own, opened once
+        and reused for every batch it indexes (the caller serialises its use)."""
+        db = self._kept if keep else None
+        if db is None:
+            db = self._open()
+            if keep:
+                self._kept = db
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(_SCHEMA)
             if write:
                 db.execute("BEGIN IMMEDIATE")
             yield db
@@ -66,13 +77,22 @@ class SpanIndex:
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
+            if keep:  # start afresh next time
+                self._kept = None
+                db.close()
             raise
         finally:
-            db.close()
+            if not keep:
+                db.close()
+
+    def close(self) -> None:
+        if self._kept is not None:
+            self._kept.close()
+            self._kept = None
 
     def add(self, file: Path, start: int, end: int, lines: Iterable[Line]) -> None:
         """The exporter wrote `lines` to `file` between byte offsets start and end."""
-        with self._connect(write=True) as db:
+        with self._connect(write=True, keep=True) as db:
             upto = _indexed_upto(db, file.name)
             if upto >= end:
                 return  # a reader caught up with these lines already

@@ -31,12 +31,12 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
+    delete,
     event,
     func,
     insert,
     select,
     text,
-    update,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -78,6 +78,9 @@ def _kit_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
         Column("trace_context", Text, nullable=False),
         Column("fired", Boolean, nullable=False, default=False),
         Index("ix_timers_due", "fired", "due_at"),
+        # Cancelling a person's timers (a met deadline, a changed procedure) finds them
+        # by V-nummer, not by scanning every timer the service ever set.
+        Index("ix_timers_case", "v_nummer", "kind"),
     )
     return outbox, inbox, timers
 
@@ -147,17 +150,25 @@ class UnitOfWork:
 
     async def schedule(self, kind: str, v_nummer: str, due_at: datetime, payload: bytes) -> None:
         """Store a deadline; the timer loop fires it under the current trace."""
+        await self.schedule_many([(kind, v_nummer, due_at, payload)])
+
+    async def schedule_many(self, timers: list[tuple[str, str, datetime, bytes]]) -> None:
+        """Store several timers (kind, V-nummer, due, payload) in one statement."""
         self.scheduled = True
+        context = json.dumps(inject_current())
         await self.conn.execute(
             self.store.statements.schedule,
-            {
-                "kind": kind,
-                "v_nummer": v_nummer,
-                "due_at": due_at.timestamp(),
-                "payload": payload,
-                "trace_context": json.dumps(inject_current()),
-                "fired": False,
-            },
+            [
+                {
+                    "kind": kind,
+                    "v_nummer": v_nummer,
+                    "due_at": due_at.timestamp(),
+                    "payload": payload,
+                    "trace_context": context,
+                    "fired": False,
+                }
+                for kind, v_nummer, due_at, payload in timers
+            ],
         )
 
     async def cancel(self, kind: str, v_nummer: str) -> None:
@@ -190,14 +201,22 @@ class _Statements:
             inbox.c.event_id.in_(bindparam("event_ids", expanding=True))
         )
         self.schedule = insert(timers)
-        self.cancel = (
-            update(timers)
-            .where(
-                timers.c.kind == bindparam("cancel_kind"),
-                timers.c.v_nummer == bindparam("cancel_v_nummer"),
-                timers.c.fired.is_(False),
-            )
-            .values(fired=True)
+        claimable = (
+            select(timers.c.id)
+            .where(timers.c.id.in_(bindparam("timer_ids", expanding=True)))
+            .with_for_update(skip_locked=True)
+        )
+        self.claim = (
+            delete(timers)
+            .where(timers.c.id.in_(claimable.scalar_subquery()))
+            .returning(timers.c.id)
+        )
+        # A fired or cancelled timer is deleted: the table holds only what is pending,
+        # and a person's timers are found through ix_timers_case (a `fired` condition
+        # would lead SQLite to scan ix_timers_due instead).
+        self.cancel = delete(timers).where(
+            timers.c.v_nummer == bindparam("cancel_v_nummer"),
+            timers.c.kind == bindparam("cancel_kind"),
         )
 
 
@@ -299,21 +318,11 @@ class Store:
         return None if due is None else datetime.fromtimestamp(due, UTC)
 
     async def claim_timers(self, uow: UnitOfWork, timer_ids: list[int]) -> set[int]:
-        """Mark timers fired inside the transaction that acts on them, in one statement;
-        return those this transaction claimed. On PostgreSQL, timers another instance is
-        firing at this moment are skipped (FOR UPDATE SKIP LOCKED), not waited for."""
-        t = self.timers
-        claimable = (
-            select(t.c.id)
-            .where(t.c.id.in_(timer_ids), t.c.fired.is_(False))
-            .with_for_update(skip_locked=True)
-        )
-        result = await uow.conn.execute(
-            update(t)
-            .where(t.c.id.in_(claimable.scalar_subquery()))
-            .values(fired=True)
-            .returning(t.c.id)
-        )
+        """Take timers (delete them) inside the transaction that acts on them, in one
+        statement; return those this transaction claimed. On PostgreSQL, timers another
+        instance is firing at this moment are skipped (FOR UPDATE SKIP LOCKED), not
+        waited for. A timer whose handler fails stays taken: it is fired once."""
+        result = await uow.conn.execute(self.statements.claim, {"timer_ids": timer_ids})
         return {row.id for row in result}
 
 

@@ -82,7 +82,8 @@ class JsonLinesSpanExporter(SpanExporter):
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
-        return None
+        with self._lock:
+            self._index.close()
 
 
 def setup_telemetry(

@@ -4,6 +4,7 @@ and every record gets exactly one consumer span."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -18,9 +20,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from sqlalchemy import Column, MetaData, String, Table, insert, select
 from sqlalchemy.exc import DBAPIError
 
+from chainctl.broker import EmbeddedBroker
 from chainkit.catalogue import topic_for
 from chainkit.codec import cloudevent_headers
-from chainkit.consumer import is_transient
+from chainkit.consumer import FetchPacer, is_transient
 from chainkit.runtime import Ctx, ServiceRuntime, ServiceSpec
 from chainkit.settings import Settings
 from migratieketen.v1.arrival_pb2 import ArrivalRejected, ArrivalReport
@@ -116,3 +119,29 @@ class _UniqueViolation(Exception):
 def test_a_deadlock_between_instances_is_retried_a_constraint_violation_is_not() -> None:
     assert is_transient(DBAPIError("UPDATE locations", {}, _Deadlock()))
     assert not is_transient(DBAPIError("INSERT INTO locations", {}, _UniqueViolation()))
+
+
+async def test_the_fetch_pacer_waits_long_only_while_the_service_is_idle() -> None:
+    """On a real aiokafka consumer against the embedded broker: short fetches while
+    batches arrive, the long wait after a quiet spell, the short one again at once."""
+    with EmbeddedBroker() as broker:
+        consumer = AIOKafkaConsumer(
+            "arrival.reported.v1", bootstrap_servers=broker.bootstrap_servers, fetch_max_wait_ms=50
+        )
+        await consumer.start()
+        try:
+            pacer = FetchPacer(busy_ms=50, idle_ms=500, idle_after=0.2)
+            fetcher = consumer._fetcher
+
+            pacer.batch(consumer)
+            pacer.tick(consumer)
+            assert (pacer.idle, fetcher._fetch_max_wait_ms) == (False, 50)
+
+            await asyncio.sleep(0.3)
+            pacer.tick(consumer)
+            assert (pacer.idle, fetcher._fetch_max_wait_ms) == (True, 500)
+
+            pacer.batch(consumer)
+            assert (pacer.idle, fetcher._fetch_max_wait_ms) == (False, 50)
+        finally:
+            await consumer.stop()
