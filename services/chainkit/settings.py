@@ -62,7 +62,7 @@ class Settings(KafkaAuthSettings):
     relay_batch_size: int = Field(default=500, ge=1)
     # Events in one relay chunk: deleted from the outbox as soon as the broker confirmed
     # them. A crash resends at most two chunks to partners (they drop the copies).
-    relay_chunk_size: int = Field(default=20, ge=1)
+    relay_chunk_size: int = Field(default=100, ge=1)
     # Commits wake the relay and the timer loop at once; these are only fallbacks
     # (idle polling of six services costs CPU on a two-core machine).
     relay_poll_seconds: float = Field(default=1.0, gt=0)

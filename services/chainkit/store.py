@@ -201,6 +201,13 @@ class _Statements:
             inbox.c.event_id.in_(bindparam("event_ids", expanding=True))
         )
         self.schedule = insert(timers)
+        self.due = (
+            select(timers)
+            .where(timers.c.fired.is_(False), timers.c.due_at <= bindparam("due_now"))
+            .order_by(timers.c.due_at)
+            .limit(bindparam("due_limit", type_=Integer))
+        )
+        self.next_due = select(func.min(timers.c.due_at)).where(timers.c.fired.is_(False))
         claimable = (
             select(timers.c.id)
             .where(timers.c.id.in_(bindparam("timer_ids", expanding=True)))
@@ -289,13 +296,9 @@ class Store:
                 yield
 
     async def due_timers(self, now: datetime, limit: int = 200) -> list[Timer]:
-        t = self.timers
         async with self.engine.connect() as conn:
             rows = await conn.execute(
-                select(t)
-                .where(t.c.fired.is_(False), t.c.due_at <= now.timestamp())
-                .order_by(t.c.due_at)
-                .limit(limit)
+                self.statements.due, {"due_now": now.timestamp(), "due_limit": limit}
             )
             return [
                 Timer(
@@ -310,11 +313,8 @@ class Store:
             ]
 
     async def next_due(self) -> datetime | None:
-        t = self.timers
         async with self.engine.connect() as conn:
-            due = (
-                await conn.execute(select(func.min(t.c.due_at)).where(t.c.fired.is_(False)))
-            ).scalar_one_or_none()
+            due = (await conn.execute(self.statements.next_due)).scalar_one_or_none()
         return None if due is None else datetime.fromtimestamp(due, UTC)
 
     async def claim_timers(self, uow: UnitOfWork, timer_ids: list[int]) -> set[int]:
