@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from google.protobuf.message import Message
 from opentelemetry.context import Context
-from opentelemetry.metrics import CallbackOptions, Counter, Histogram, Meter, Observation
+from opentelemetry.metrics import CallbackOptions, Histogram, Meter, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
@@ -79,17 +79,41 @@ def _lag_now(_: CallbackOptions) -> Iterable[Observation]:
             yield Observation(behind, {"group": group, "topic": topic})
 
 
+class Tally:
+    """A monotonic count per label set, kept in a dict and read by the exporter through
+    an observable counter: adding is a dict update, not an SDK measurement (which costs
+    as much as the span it counts; every event adds one)."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[tuple[str, str], ...], int] = {}
+
+    def add(self, amount: int, attributes: Mapping[str, str]) -> None:
+        key = tuple(sorted(attributes.items()))
+        self._counts[key] = self._counts.get(key, 0) + amount
+
+    def observe(self, _: CallbackOptions) -> Iterable[Observation]:
+        # list() copies the items in one step under the GIL: safe beside add().
+        for key, count in list(self._counts.items()):
+            yield Observation(count, dict(key))
+
+
+def _tally(meter: Meter, name: str, unit: str, description: str) -> Tally:
+    tally = Tally()
+    meter.create_observable_counter(name, [tally.observe], unit=unit, description=description)
+    return tally
+
+
 @dataclass(frozen=True)
 class Measures:
     """The one definition of each measure."""
 
-    events_in: Counter
-    events_out: Counter
+    events_in: Tally
+    events_out: Tally
     handling: Histogram
     hop_latency: Histogram
     stage_duration: Histogram
-    deadline_events: Counter
-    dead_letters: Counter
+    deadline_events: Tally
+    dead_letters: Tally
 
     @classmethod
     def on(cls, meter: Meter) -> Measures:
@@ -113,13 +137,14 @@ class Measures:
             description="Records a service's consumer group is behind, per topic (backlog)",
         )
         return cls(
-            events_in=meter.create_counter(
-                "mk.events.in", unit="{event}", description="Events consumed, per service and topic"
+            events_in=_tally(
+                meter, "mk.events.in", "{event}", "Events consumed, per service and topic"
             ),
-            events_out=meter.create_counter(
+            events_out=_tally(
+                meter,
                 "mk.events.out",
-                unit="{event}",
-                description="Events published (sent by the outbox relay), per service and topic",
+                "{event}",
+                "Events published (sent by the outbox relay), per service and topic",
             ),
             handling=meter.create_histogram(
                 "mk.handling.duration",
@@ -140,16 +165,17 @@ class Measures:
                 description="Simulated days from the start of a legally timed step to its end "
                 "(a deadline met), per deadline type",
             ),
-            deadline_events=meter.create_counter(
+            deadline_events=_tally(
+                meter,
                 "mk.deadline.events",
-                unit="{deadline}",
-                description="Legal deadlines per type and state (started, at risk, met, "
-                "breached, cancelled)",
+                "{deadline}",
+                "Legal deadlines per type and state (started, at risk, met, breached, cancelled)",
             ),
-            dead_letters=meter.create_counter(
+            dead_letters=_tally(
+                meter,
                 "mk.dead_letters",
-                unit="{event}",
-                description="Events sent to the dead-letter topic, per service, topic and reason",
+                "{event}",
+                "Events sent to the dead-letter topic, per service, topic and reason",
             ),
         )
 
@@ -186,7 +212,7 @@ class MetricsSpanProcessor(SpanProcessor):
         topic = attributes.get(TOPIC)
         if topic is None or span.start_time is None or span.end_time is None:
             return
-        labels = {"service": str(span.resource.attributes.get("service.name")), "topic": topic}
+        labels = {"service": str(span.resource.attributes.get("service.name")), "topic": str(topic)}
         m = self._measures
         if span.kind == SpanKind.PRODUCER:
             m.events_out.add(1, labels)

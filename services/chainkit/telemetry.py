@@ -28,6 +28,7 @@ STAGE = "case.stage"
 EVENT = "case.event"
 
 _PROPAGATOR = TraceContextTextMapPropagator()
+SPAN_QUEUE = 32_768
 
 
 class JsonLinesSpanExporter(SpanExporter):
@@ -91,8 +92,13 @@ def setup_telemetry(
 ) -> TracerProvider:
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
     provider.add_span_processor(
+        # The SDK's default queue (2,048 spans) overflows in a burst and drops spans:
+        # a case's trace must be whole during a surge, so the queue holds more.
         BatchSpanProcessor(
-            JsonLinesSpanExporter(trace_dir / f"{service}.jsonl"), schedule_delay_millis=500
+            JsonLinesSpanExporter(trace_dir / f"{service}.jsonl"),
+            schedule_delay_millis=500,
+            max_queue_size=SPAN_QUEUE,
+            max_export_batch_size=2048,
         )
     )
     if otlp_endpoint:
