@@ -343,6 +343,7 @@ async def _close(ctx: Ctx, case: Row[Any], outcome: Outcome.ValueType, detail: s
         await ctx.uow.cancel(kind, v)
     if case.detained:
         await _detention_changed(ctx, v, False, f"{Oc.Name(outcome)}: place freed")
+        await _detain_next(ctx)
     departure = case.track in (
         T.Name(T.RETURN_TRACK_DEPARTURE),
         T.Name(T.RETURN_TRACK_RETURN_BORDER_PROCEDURE),
@@ -424,7 +425,8 @@ async def on_period_end(timer: Timer, ctx: Ctx) -> None:
 
 
 async def _detain(ctx: Ctx, case: Row[Any]) -> None:
-    """Detention as the last resort, only within its capacity; otherwise wait a day."""
+    """Detention as the last resort, only within its capacity; otherwise the person
+    waits for a place (first come, first detained when one is freed: see _close)."""
     now = ctx.clock.now()
     if detention_free(await _detention_in_use(ctx), returns_settings().detention_capacity):
         await _update(ctx, case.v_nummer, state=REMOVING, detained=True)
@@ -432,10 +434,26 @@ async def _detain(ctx: Ctx, case: Row[Any]) -> None:
         await ctx.schedule(REMOVE, case.v_nummer, now + timedelta(days=case.plan_removal_days), b"")
     else:
         await _update(ctx, case.v_nummer, state=WAITING_DETENTION)
-        await ctx.schedule(DETAIN, case.v_nummer, now + timedelta(days=1), b"")
+
+
+async def _detain_next(ctx: Ctx) -> None:
+    """A place was freed: the person waiting longest (the earliest end of the departure
+    period) is detained. Another instance detaining someone at this moment is skipped."""
+    waiting = (
+        await ctx.uow.conn.execute(
+            select(return_cases)
+            .where(return_cases.c.state == WAITING_DETENTION)
+            .order_by(return_cases.c.due_at, return_cases.c.v_nummer)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+    ).first()
+    if waiting is not None:
+        await _detain(ctx, waiting)
 
 
 async def on_detain(timer: Timer, ctx: Ctx) -> None:
+    """A daily retry stored by an earlier version: try once more."""
     case = await _open_case(ctx, timer.v_nummer, (WAITING_DETENTION,))
     if case is not None:
         await _detain(ctx, case)

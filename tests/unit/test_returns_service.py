@@ -185,9 +185,10 @@ async def test_detention_is_never_above_its_capacity(returns: Returns) -> None:
         await returns.fire(service.PERIOD_END, v)
     (taken,) = await returns.published(DetentionChanged)
     assert (taken.v_nummer, taken.detained, taken.occupancy, taken.capacity) == (first, True, 1, 1)
-    assert await returns.timers(service.DETAIN, second)  # waits for a place
-    await returns.fire(service.REMOVE, first)
-    await returns.fire(service.DETAIN, second)
+    assert not await returns.timers(service.REMOVE, second)  # waits for a place
+    assert not await returns.timers(service.DETAIN, second), "no retry per day: a queue"
+    await returns.fire(service.REMOVE, first)  # frees the place: the next one waiting
+    assert await returns.timers(service.REMOVE, second)
     changes = await returns.published(DetentionChanged)
     assert [(c.v_nummer, c.detained) for c in changes] == [
         (first, True),
