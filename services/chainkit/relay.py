@@ -89,18 +89,19 @@ class OutboxRelay:
         chunk = _Chunk([row.id for row in rows])
         for row in rows:
             headers: dict[str, str] = json.loads(row.headers)
+            attributes = {
+                "messaging.system": "kafka",
+                "messaging.destination.name": row.topic,
+                "messaging.message.id": headers.get("ce_id", ""),
+            }
+            if headers.get("ce_subject", "").isdigit():
+                attributes[V_NUMMER] = headers["ce_subject"]
             span = self._tracer.start_span(
                 f"{row.topic} publish",
                 context=extract(headers),
                 kind=trace.SpanKind.PRODUCER,
-                attributes={
-                    "messaging.system": "kafka",
-                    "messaging.destination.name": row.topic,
-                    "messaging.message.id": headers.get("ce_id", ""),
-                },
+                attributes=attributes,
             )
-            if headers.get("ce_subject", "").isdigit():
-                span.set_attribute(V_NUMMER, headers["ce_subject"])
             headers.update(inject(trace.set_span_in_context(span)))
             chunk.spans.append(span)
             chunk.futures.append(

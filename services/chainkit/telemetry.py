@@ -131,9 +131,9 @@ def extract(carrier: dict[str, str]) -> Context:
 
 def tag_case(v_nummer: str | None, stage: str, event: str | None = None) -> None:
     """Put the case handle and stage on the current span."""
-    span = trace.get_current_span()
+    attributes = {STAGE: stage}
     if v_nummer:
-        span.set_attribute(V_NUMMER, v_nummer)
-    span.set_attribute(STAGE, stage)
+        attributes[V_NUMMER] = v_nummer
     if event:
-        span.set_attribute(EVENT, event)
+        attributes[EVENT] = event
+    trace.get_current_span().set_attributes(attributes)
