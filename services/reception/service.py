@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from chainkit import metrics
-from chainkit.clock import from_timestamp, timestamp
+from chainkit.clock import DAY, from_timestamp, timestamp
 from chainkit.deadlines import DeadlineType
 from chainkit.pact import is_granted, limits
 from chainkit.people import is_minor_age
@@ -58,6 +58,7 @@ from migratieketen.v1.reception_pb2 import (
 from migratieketen.v1.screening_pb2 import Referral, ScreeningCompleted
 from reception.domain import (
     BOTTOM,
+    REPORT_LOOKAHEAD,
     Location,
     Occupied,
     absconds_after,
@@ -72,7 +73,8 @@ from reception.domain import (
     municipality,
     procedure_location,
     reporting_interval_days,
-    reports,
+    reports_due,
+    reports_until_miss,
     total_capacity,
     total_occupancy,
 )
@@ -90,11 +92,6 @@ GRACE = timedelta(days=1)
 # How often the occupancy gauge reads the committed figures from the store.
 GAUGE_SECONDS = 1.0
 
-REPORTING = DeadlineType(
-    "reception.reporting",
-    service="reception",
-    description="record the resident's report, or the miss, within a day (meldplicht)",
-)
 RECEPTION_END = DeadlineType(
     "reception.end_after_rejection",
     service="reception",
@@ -135,9 +132,15 @@ residents = Table(
     Column("applied", Boolean, nullable=False, default=False),  # registration processed
     Column("family", Boolean, nullable=False),
     Column("unaccompanied", Boolean, nullable=False),
+    # The reporting duty, drawn ahead (see `_plan_reports`): reports made and missed in a
+    # row as of `reporting_since` (the start of the running spell, or its last miss), one
+    # report every `reporting_days`; `report_due` is when the stored `report` timer fires
+    # (the next missed report, or a re-check after the look-ahead).
     Column("reports_made", Integer, nullable=False),
     Column("missed_in_a_row", Integer, nullable=False),
     Column("mob_after", Integer, nullable=True),  # stops reporting after this many reports
+    Column("reporting_since", Float, nullable=True),
+    Column("reporting_days", Float, nullable=True),
     Column("report_due", Float, nullable=True),
     Column("ended_at", Float, nullable=True),
     Column("end_reason", String(60), nullable=True),
@@ -330,7 +333,7 @@ async def _place(ctx: Ctx, v_nummer: str, needed: LocationType.ValueType, reason
         ),
         key=v_nummer,
     )
-    await _start_reporting(ctx, v_nummer, interval)
+    await _start_reporting(ctx, person, interval)
     if person.location is not None:
         await _fill(ctx, L.Value(person.location_type))
         await _step_down(ctx)
@@ -360,16 +363,62 @@ async def _step_down(ctx: Ctx) -> None:
         step = lower
 
 
-async def _start_reporting(ctx: Ctx, v_nummer: str, interval: float | None) -> None:
+def _until_miss(ctx: Ctx, person: Row[Any], mob_after: int | None) -> int | None:
+    """Reports the resident makes in the running spell before the next miss (None: none
+    within the look-ahead), drawn with the same random source per report as ever."""
+    v_nummer = person.v_nummer
+    return reports_until_miss(
+        lambda index: ctx.rng("report", v_nummer, index),
+        reception_settings().miss_share,
+        person.reports_made,
+        person.missed_in_a_row,
+        mob_after,
+    )
+
+
+def _tally(ctx: Ctx, person: Row[Any], at: float) -> tuple[int, int]:
+    """Reports made and missed in a row by `at`: the spell's figures plus the reports
+    made since (made reports are not events; only a miss is)."""
+    if person.reporting_since is None or person.reporting_days is None:
+        return person.reports_made, person.missed_in_a_row
+    due = reports_due(person.reporting_since, person.reporting_days * DAY, at)
+    if due == 0:
+        return person.reports_made, person.missed_in_a_row
+    ahead = _until_miss(ctx, person, person.mob_after)
+    made = min(due, REPORT_LOOKAHEAD if ahead is None else ahead)
+    if made == 0:
+        return person.reports_made, person.missed_in_a_row
+    return person.reports_made + made, 0
+
+
+async def _plan_reports(ctx: Ctx, v_nummer: str) -> None:
+    """Store one `report` timer for the running spell: at the next missed report, or at
+    the end of the look-ahead when none is missed before it."""
     await ctx.uow.cancel(REPORT, v_nummer)
-    if interval is None:
-        await ctx.unwatch(REPORTING, v_nummer, reason="no reporting duty in this location")
-        await _set(ctx, v_nummer, report_due=None)
+    person = await _resident(ctx, v_nummer)
+    if person is None or person.reporting_since is None or person.reporting_days is None:
         return
-    due = ctx.clock.now() + timedelta(days=interval)
-    await ctx.watch(REPORTING, v_nummer, due + GRACE, detail=f"every {interval:g} days")
-    await _set(ctx, v_nummer, report_due=due.timestamp())
-    await ctx.schedule(REPORT, v_nummer, due, b"")
+    ahead = _until_miss(ctx, person, person.mob_after)
+    reports = REPORT_LOOKAHEAD if ahead is None else ahead + 1
+    due = person.reporting_since + reports * person.reporting_days * DAY
+    await _set(ctx, v_nummer, report_due=due)
+    await ctx.schedule(REPORT, v_nummer, datetime.fromtimestamp(due, UTC), b"")
+
+
+async def _start_reporting(ctx: Ctx, person: Row[Any], interval: float | None) -> None:
+    """A new spell from now (a placement or a move): the last one's reports are tallied."""
+    now = ctx.clock.now().timestamp()
+    made, in_a_row = _tally(ctx, person, now)
+    await _set(
+        ctx,
+        person.v_nummer,
+        reports_made=made,
+        missed_in_a_row=in_a_row,
+        reporting_since=None if interval is None else now,
+        reporting_days=interval,
+        report_due=None,
+    )
+    await _plan_reports(ctx, person.v_nummer)
 
 
 async def _end(ctx: Ctx, v_nummer: str, reason: ReceptionEndReason.ValueType, detail: str) -> bool:
@@ -393,10 +442,21 @@ async def _end(ctx: Ctx, v_nummer: str, reason: ReceptionEndReason.ValueType, de
         return False
     if person.state == ENDED:
         return False
-    await _set(ctx, v_nummer, location=None, needed_type=None, **values)
+    made, in_a_row = _tally(ctx, person, now.timestamp())
+    await _set(
+        ctx,
+        v_nummer,
+        location=None,
+        needed_type=None,
+        reports_made=made,
+        missed_in_a_row=in_a_row,
+        reporting_since=None,
+        reporting_days=None,
+        report_due=None,
+        **values,
+    )
     for kind in (REPORT, END, HOUSING, TO_AZC):
         await ctx.uow.cancel(kind, v_nummer)
-    await ctx.unwatch(REPORTING, v_nummer, reason="reception ended")
     if reason != R.RECEPTION_END_REASON_DEPARTURE_PERIOD_ENDED:
         await ctx.unwatch(RECEPTION_END, v_nummer, reason=f"reception ended: {R.Name(reason)}")
     if person.location is None:
@@ -462,6 +522,8 @@ async def on_registered(registered: PersonRegistered, ctx: Ctx) -> None:
             ref = arrival.partner_reference
             mob_after = _mob_after(ctx, registered.v_nummer, ref)
             await _set(ctx, registered.v_nummer, partner_reference=ref, mob_after=mob_after)
+            if known.reporting_since is not None:
+                await _plan_reports(ctx, registered.v_nummer)
         return
     family = arrival.travelling_with_children or bool(
         arrival.family_group_id and is_minor_age(arrival.claimed_age)
@@ -529,7 +591,9 @@ async def _decided(
         return
     planted = load_fixtures(cfg.fixtures).find(v_nummer, person.partner_reference)
     if planted is not None and planted.misses_reports == "decision":
-        await _set(ctx, v_nummer, mob_after=person.reports_made)
+        made, _ = _tally(ctx, person, ctx.clock.now().timestamp())
+        await _set(ctx, v_nummer, mob_after=made)  # from now on every report is missed
+        await _plan_reports(ctx, v_nummer)
     granted = is_granted(outcome)
     current = L.Value(person.location_type) if person.location_type else L.LOCATION_TYPE_UNSPECIFIED
     cooperates = (
@@ -587,44 +651,59 @@ async def on_appeal(appeal: AppealDecided, ctx: Ctx) -> None:
 
 
 async def on_report(timer: Timer, ctx: Ctx) -> None:
-    """The report due now: made (the duty is met, the next one is watched), or missed
-    (an event; the limit in a row means MOB: reception ends and DTenV hears of it)."""
+    """The next missed report is due (those before it were made: not events), or the
+    look-ahead ran out. A miss is an event; the limit in a row means MOB: reception ends
+    and DTenV hears of it."""
     cfg = reception_settings()
-    person = await _resident(ctx, timer.v_nummer)
-    if person is None or person.state == ENDED or person.report_due is None:
+    v_nummer = timer.v_nummer
+    person = await _resident(ctx, v_nummer)
+    if person is None or person.state == ENDED:
         return
-    count = person.reports_made + person.missed_in_a_row
-    stopped = person.mob_after is not None and person.reports_made >= person.mob_after
-    made = not stopped and reports(ctx.rng("report", timer.v_nummer, count), cfg.miss_share)
-    interval = reporting_interval_days(
-        L.Value(person.location_type), person.family, cfg.reporting_days, cfg.family_reporting_days
+    since, days = person.reporting_since, person.reporting_days
+    if since is None or days is None:
+        return
+    due = reports_due(since, days * DAY, timer.due_at.timestamp())
+    ahead = _until_miss(ctx, person, person.mob_after)
+    if ahead is None or ahead >= due:  # nothing missed yet: the spell goes on from here
+        made = min(due, REPORT_LOOKAHEAD if ahead is None else ahead)
+        if made:
+            await _set(
+                ctx,
+                v_nummer,
+                reports_made=person.reports_made + made,
+                missed_in_a_row=0,
+                reporting_since=since + made * days * DAY,
+            )
+        await _plan_reports(ctx, v_nummer)
+        return
+    missed_at = since + (ahead + 1) * days * DAY
+    missed = (person.missed_in_a_row if ahead == 0 else 0) + 1
+    await _set(
+        ctx,
+        v_nummer,
+        reports_made=person.reports_made + ahead,
+        missed_in_a_row=missed,
+        reporting_since=missed_at,
     )
-    if made:
-        await ctx.meet(REPORTING, timer.v_nummer)
-        await _set(ctx, timer.v_nummer, reports_made=person.reports_made + 1, missed_in_a_row=0)
-        await _start_reporting(ctx, timer.v_nummer, interval)
-        return
-    missed = person.missed_in_a_row + 1
-    await _set(ctx, timer.v_nummer, missed_in_a_row=missed)
     ctx.publish(
         ReportMissed(
-            v_nummer=timer.v_nummer,
+            v_nummer=v_nummer,
             location=person.location or "",
-            due_at=timestamp(timer.due_at),
+            due_at=timestamp(datetime.fromtimestamp(missed_at, UTC)),
             missed_in_a_row=missed,
             limit=cfg.missed_reports_limit,
         ),
-        key=timer.v_nummer,
+        key=v_nummer,
     )
     if is_mob(missed, cfg.missed_reports_limit):
         await _end(
             ctx,
-            timer.v_nummer,
+            v_nummer,
             R.RECEPTION_END_REASON_ABSCONDED,
             f"MOB: {missed} reports missed in a row",
         )
     else:
-        await _start_reporting(ctx, timer.v_nummer, interval)
+        await _plan_reports(ctx, v_nummer)
 
 
 async def on_end(timer: Timer, ctx: Ctx) -> None:
