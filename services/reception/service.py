@@ -5,10 +5,12 @@ rules. Occupancy, the ladder step and every running period live in the store."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import (
@@ -27,6 +29,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chainkit import metrics
 from chainkit.clock import DAY, from_timestamp, timestamp
@@ -82,6 +85,7 @@ from reception.fixtures import load_fixtures
 from reception.settings import reception_settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 L = LocationType
 R = ReceptionEndReason
 REPORT, END, HOUSING = "report", "end-reception", "housing"
@@ -147,24 +151,49 @@ residents = Table(
 )
 
 
+async def _lock_ladder(conn: AsyncConnection) -> None:
+    """Take the ladder row first (PostgreSQL; SQLite has one writer anyway): every
+    reception transaction that writes does, so two instances never hold locations,
+    residents or the ladder in different orders (no deadlock), and never both place
+    someone in the last free place or both admit the same person."""
+    if conn.dialect.name != "sqlite":
+        await conn.execute(select(ladder.c.id).where(ladder.c.id == 1).with_for_update())
+
+
+def _one_at_a_time(
+    handler: Callable[[T, Ctx], Awaitable[None]],
+) -> Callable[[T, Ctx], Awaitable[None]]:
+    """The handler, after `_lock_ladder`: the order in which reception locks rows."""
+
+    @functools.wraps(handler)
+    async def locked(event: T, ctx: Ctx) -> None:
+        await _lock_ladder(ctx.uow.conn)
+        await handler(event, ctx)
+
+    return locked
+
+
 async def sync_locations(runtime: ServiceRuntime) -> None:
     """Load the location table into the store; occupancy and the ladder step are kept."""
     cfg = reception_settings()
     table = load_locations(cfg.locations_file, cfg.capacity_scale, cfg.col_overnight_cap)
     async with runtime.store.begin() as uow:
         await uow.exclusive()  # a second instance starting at once sees the rows
-        known = {r.name for r in await uow.conn.execute(select(locations.c.name))}
-        for loc in table:
+        await _lock_ladder(uow.conn)  # an instance already running: after its transaction
+        known = {r.name: r for r in await uow.conn.execute(select(locations))}
+        for loc in sorted(table, key=lambda loc: loc.name):
             values = {
                 "type": L.Name(loc.type),
                 "tier": loc.tier,
                 "capacity": loc.capacity,
                 "raisable": loc.raisable,
             }
-            if loc.name in known:
-                await uow.conn.execute(
-                    update(locations).where(locations.c.name == loc.name).values(values)
-                )
+            row = known.get(loc.name)
+            if row is not None:
+                if {k: getattr(row, k) for k in values} != values:
+                    await uow.conn.execute(
+                        update(locations).where(locations.c.name == loc.name).values(values)
+                    )
             else:
                 await uow.conn.execute(
                     insert(locations).values(name=loc.name, occupancy=0, **values)
@@ -752,18 +781,18 @@ SPEC = ServiceSpec(
     stage="reception",
     metadata=metadata,
     handlers={
-        PersonRegistered: on_registered,
-        ScreeningCompleted: on_screened,
-        AsylumApplicationRegistered: on_application,
-        AsylumDecision: on_decision,
-        AppealDecided: on_appeal,
-        CaseOutcome: on_outcome,
+        PersonRegistered: _one_at_a_time(on_registered),
+        ScreeningCompleted: _one_at_a_time(on_screened),
+        AsylumApplicationRegistered: _one_at_a_time(on_application),
+        AsylumDecision: _one_at_a_time(on_decision),
+        AppealDecided: _one_at_a_time(on_appeal),
+        CaseOutcome: _one_at_a_time(on_outcome),
     },
     timers={
-        REPORT: on_report,
-        END: on_end,
-        HOUSING: on_housing,
-        TO_AZC: on_to_azc,
+        REPORT: _one_at_a_time(on_report),
+        END: _one_at_a_time(on_end),
+        HOUSING: _one_at_a_time(on_housing),
+        TO_AZC: _one_at_a_time(on_to_azc),
     },
     on_start=[sync_locations],
     workers=[occupancy_gauge],

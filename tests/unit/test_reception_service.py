@@ -4,6 +4,7 @@ reports, one bed per person, and every figure kept across a restart."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from chainkit.clock import SimClock
 from chainkit.runtime import ServiceRuntime, ServiceSpec
 from chainkit.settings import Settings
 from chainkit.store import Timer
+from e2e.test_postgres import database  # noqa: F401  (the fixture; skips without PostgreSQL)
 from migratieketen.v1.arrival_pb2 import ArrivalReport
 from migratieketen.v1.asylum_pb2 import (
     AsylumApplicationRegistered,
@@ -155,7 +157,7 @@ class Reception:
         return {r.name: r.occupancy for r in await self.rows(service.locations)}
 
 
-async def _runtime(data_dir: Path) -> ServiceRuntime:
+async def _runtime(data_dir: Path, database_url: str | None = None) -> ServiceRuntime:
     fresh = MetaData()
     for table in service.SPEC.metadata.tables.values():
         if table.name not in ("outbox", "inbox", "timers"):
@@ -167,7 +169,10 @@ async def _runtime(data_dir: Path) -> ServiceRuntime:
         handlers=service.SPEC.handlers,
         timers=service.SPEC.timers,
     )
-    runtime = ServiceRuntime(spec, Settings(data_dir=data_dir, bootstrap_servers="127.0.0.1:9"))
+    settings = Settings(
+        data_dir=data_dir, bootstrap_servers="127.0.0.1:9", database_url=database_url
+    )
+    runtime = ServiceRuntime(spec, settings)
     await runtime.store.start()
     await service.sync_locations(runtime)
     return runtime
@@ -578,3 +583,58 @@ async def test_the_occupancy_gauges_follow_placements_and_ends(
         assert seen["mk.ladder.step"] == {"": S.LADDER_STEP_REGULAR}
     finally:
         provider.shutdown()
+
+
+async def test_two_instances_on_postgresql_take_turns_for_the_last_place(
+    env: Path,
+    database: str,  # noqa: F811
+) -> None:
+    url = database.replace("postgresql://", "postgresql+asyncpg://", 1)
+    one, two = Reception(await _runtime(env, url)), Reception(await _runtime(env, url))
+    try:
+        for n in range(1, 8):
+            await arrive(one, n)  # every process reception place but crisis's one is taken
+        for n in (8, 9):
+            await one.handle(
+                service.on_registered,
+                PersonRegistered(
+                    v_nummer=v(n),
+                    arrival=ArrivalReport(
+                        partner_reference=f"R{n}",
+                        setting=ArrivalSetting.ARRIVAL_SETTING_INLAND,
+                        asylum_requested=True,
+                        claimed_age=30,
+                        accompanied=True,
+                    ),
+                ),
+            )
+        handler = service.SPEC.handlers[AsylumApplicationRegistered]
+        regular = AsylumProcedure.ASYLUM_PROCEDURE_REGULAR
+        # Instance one holds its transaction open while instance two handles the other.
+        async with one.runtime.store.begin() as uow:
+            await handler(
+                AsylumApplicationRegistered(v_nummer=v(8), procedure=regular),
+                one.runtime.ctx(uow),
+            )
+            other = asyncio.create_task(
+                two.handle(handler, AsylumApplicationRegistered(v_nummer=v(9), procedure=regular))
+            )
+            await asyncio.sleep(1.0)  # instance two gets as far as it can
+        await other
+        occupancy = await one.occupancy()
+        assert occupancy["crisis"] == 1, "one place, one person"
+        assert sum(occupancy.values()) == 9  # 8 in process reception, the 9th waits in COL
+        (no_place,) = await one.published(NoPlace)
+        assert no_place.v_nummer == v(9)
+        climbs = [(s.previous_step, s.step) for s in await one.published(LadderChanged)]
+        assert (
+            climbs.count(
+                (S.LADDER_STEP_EMERGENCY_RECEPTION, S.LADDER_STEP_CRISIS_EMERGENCY_RECEPTION)
+            )
+            == 1
+        )
+    finally:
+        for runtime in (one.runtime, two.runtime):
+            await runtime.store.close()
+            await runtime.producer.stop()
+            runtime.provider.shutdown()
