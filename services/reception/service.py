@@ -23,6 +23,7 @@ from sqlalchemy import (
     Row,
     String,
     Table,
+    bindparam,
     func,
     insert,
     select,
@@ -272,24 +273,28 @@ async def _set_step(
     )
 
 
+# The statements run for nearly every event, built once (the values are parameters; an
+# UPDATE without .values() sets the columns its parameters name).
+_RESIDENT = select(residents).where(residents.c.v_nummer == bindparam("key_v_nummer"))
+_SET = update(residents).where(residents.c.v_nummer == bindparam("key_v_nummer"))
+_OCCUPY = (
+    update(locations)
+    .where(locations.c.name == bindparam("key_name"))
+    .values(occupancy=locations.c.occupancy + bindparam("delta"))
+)
+
+
 async def _resident(ctx: Ctx, v_nummer: str) -> Row[Any] | None:
-    result = await ctx.uow.conn.execute(select(residents).where(residents.c.v_nummer == v_nummer))
-    return result.first()
+    return (await ctx.uow.conn.execute(_RESIDENT, {"key_v_nummer": v_nummer})).first()
 
 
 async def _set(ctx: Ctx, v_nummer: str, **values: object) -> None:
-    await ctx.uow.conn.execute(
-        update(residents).where(residents.c.v_nummer == v_nummer).values(**values)
-    )
+    await ctx.uow.conn.execute(_SET, {"key_v_nummer": v_nummer, **values})
 
 
 async def _occupy(ctx: Ctx, name: str | None, delta: int) -> None:
     if name is not None:
-        await ctx.uow.conn.execute(
-            update(locations)
-            .where(locations.c.name == name)
-            .values(occupancy=locations.c.occupancy + delta)
-        )
+        await ctx.uow.conn.execute(_OCCUPY, {"key_name": name, "delta": delta})
 
 
 async def _place(ctx: Ctx, v_nummer: str, needed: LocationType.ValueType, reason: str) -> None:
@@ -392,15 +397,14 @@ async def _step_down(ctx: Ctx) -> None:
         step = lower
 
 
-def _until_miss(ctx: Ctx, person: Row[Any], mob_after: int | None) -> int | None:
-    """Reports the resident makes in the running spell before the next miss (None: none
-    within the look-ahead), drawn with the same random source per report as ever."""
-    v_nummer = person.v_nummer
+def _ahead(ctx: Ctx, v_nummer: str, made: int, in_a_row: int, mob_after: int | None) -> int | None:
+    """Reports the resident makes from here before the next miss (None: none within the
+    look-ahead), drawn with the same random source per report as one at a time."""
     return reports_until_miss(
         lambda index: ctx.rng("report", v_nummer, index),
         reception_settings().miss_share,
-        person.reports_made,
-        person.missed_in_a_row,
+        made,
+        in_a_row,
         mob_after,
     )
 
@@ -408,46 +412,64 @@ def _until_miss(ctx: Ctx, person: Row[Any], mob_after: int | None) -> int | None
 def _tally(ctx: Ctx, person: Row[Any], at: float) -> tuple[int, int]:
     """Reports made and missed in a row by `at`: the spell's figures plus the reports
     made since (made reports are not events; only a miss is)."""
+    base = person.reports_made, person.missed_in_a_row
     if person.reporting_since is None or person.reporting_days is None:
-        return person.reports_made, person.missed_in_a_row
+        return base
     due = reports_due(person.reporting_since, person.reporting_days * DAY, at)
     if due == 0:
-        return person.reports_made, person.missed_in_a_row
-    ahead = _until_miss(ctx, person, person.mob_after)
+        return base
+    ahead = _ahead(ctx, person.v_nummer, *base, person.mob_after)
     made = min(due, REPORT_LOOKAHEAD if ahead is None else ahead)
-    if made == 0:
-        return person.reports_made, person.missed_in_a_row
-    return person.reports_made + made, 0
+    return (person.reports_made + made, 0) if made else base
 
 
-async def _plan_reports(ctx: Ctx, v_nummer: str) -> None:
-    """Store one `report` timer for the running spell: at the next missed report, or at
-    the end of the look-ahead when none is missed before it."""
+async def _plan_reports(
+    ctx: Ctx,
+    v_nummer: str,
+    made: int,
+    in_a_row: int,
+    since: float | None,
+    days: float | None,
+    mob_after: int | None,
+) -> None:
+    """Store the spell (figures as of `since`; None: no duty here) and one `report`
+    timer: at the next missed report, or at the end of the look-ahead."""
     await ctx.uow.cancel(REPORT, v_nummer)
-    person = await _resident(ctx, v_nummer)
-    if person is None or person.reporting_since is None or person.reporting_days is None:
-        return
-    ahead = _until_miss(ctx, person, person.mob_after)
-    reports = REPORT_LOOKAHEAD if ahead is None else ahead + 1
-    due = person.reporting_since + reports * person.reporting_days * DAY
-    await _set(ctx, v_nummer, report_due=due)
-    await ctx.schedule(REPORT, v_nummer, datetime.fromtimestamp(due, UTC), b"")
+    due = None
+    if since is not None and days is not None:
+        ahead = _ahead(ctx, v_nummer, made, in_a_row, mob_after)
+        due = since + (REPORT_LOOKAHEAD if ahead is None else ahead + 1) * days * DAY
+        await ctx.schedule(REPORT, v_nummer, datetime.fromtimestamp(due, UTC), b"")
+    await _set(
+        ctx,
+        v_nummer,
+        reports_made=made,
+        missed_in_a_row=in_a_row,
+        reporting_since=since,
+        reporting_days=days,
+        report_due=due,
+    )
+
+
+async def _replan(ctx: Ctx, person: Row[Any], mob_after: int | None) -> None:
+    """The running spell again, with another `mob_after`."""
+    await _plan_reports(
+        ctx,
+        person.v_nummer,
+        person.reports_made,
+        person.missed_in_a_row,
+        person.reporting_since,
+        person.reporting_days,
+        mob_after,
+    )
 
 
 async def _start_reporting(ctx: Ctx, person: Row[Any], interval: float | None) -> None:
     """A new spell from now (a placement or a move): the last one's reports are tallied."""
     now = ctx.clock.now().timestamp()
     made, in_a_row = _tally(ctx, person, now)
-    await _set(
-        ctx,
-        person.v_nummer,
-        reports_made=made,
-        missed_in_a_row=in_a_row,
-        reporting_since=None if interval is None else now,
-        reporting_days=interval,
-        report_due=None,
-    )
-    await _plan_reports(ctx, person.v_nummer)
+    since = None if interval is None else now
+    await _plan_reports(ctx, person.v_nummer, made, in_a_row, since, interval, person.mob_after)
 
 
 async def _end(ctx: Ctx, v_nummer: str, reason: ReceptionEndReason.ValueType, detail: str) -> bool:
@@ -552,7 +574,7 @@ async def on_registered(registered: PersonRegistered, ctx: Ctx) -> None:
             mob_after = _mob_after(ctx, registered.v_nummer, ref)
             await _set(ctx, registered.v_nummer, partner_reference=ref, mob_after=mob_after)
             if known.reporting_since is not None:
-                await _plan_reports(ctx, registered.v_nummer)
+                await _replan(ctx, known, mob_after)
         return
     family = arrival.travelling_with_children or bool(
         arrival.family_group_id and is_minor_age(arrival.claimed_age)
@@ -622,7 +644,7 @@ async def _decided(
     if planted is not None and planted.misses_reports == "decision":
         made, _ = _tally(ctx, person, ctx.clock.now().timestamp())
         await _set(ctx, v_nummer, mob_after=made)  # from now on every report is missed
-        await _plan_reports(ctx, v_nummer)
+        await _replan(ctx, person, made)
     granted = is_granted(outcome)
     current = L.Value(person.location_type) if person.location_type else L.LOCATION_TYPE_UNSPECIFIED
     cooperates = (
@@ -692,28 +714,16 @@ async def on_report(timer: Timer, ctx: Ctx) -> None:
     if since is None or days is None:
         return
     due = reports_due(since, days * DAY, timer.due_at.timestamp())
-    ahead = _until_miss(ctx, person, person.mob_after)
+    made_before, in_a_row = person.reports_made, person.missed_in_a_row
+    ahead = _ahead(ctx, v_nummer, made_before, in_a_row, person.mob_after)
     if ahead is None or ahead >= due:  # nothing missed yet: the spell goes on from here
         made = min(due, REPORT_LOOKAHEAD if ahead is None else ahead)
         if made:
-            await _set(
-                ctx,
-                v_nummer,
-                reports_made=person.reports_made + made,
-                missed_in_a_row=0,
-                reporting_since=since + made * days * DAY,
-            )
-        await _plan_reports(ctx, v_nummer)
+            made_before, in_a_row, since = made_before + made, 0, since + made * days * DAY
+        await _plan_reports(ctx, v_nummer, made_before, in_a_row, since, days, person.mob_after)
         return
     missed_at = since + (ahead + 1) * days * DAY
-    missed = (person.missed_in_a_row if ahead == 0 else 0) + 1
-    await _set(
-        ctx,
-        v_nummer,
-        reports_made=person.reports_made + ahead,
-        missed_in_a_row=missed,
-        reporting_since=missed_at,
-    )
+    made, missed = made_before + ahead, (in_a_row if ahead == 0 else 0) + 1
     ctx.publish(
         ReportMissed(
             v_nummer=v_nummer,
@@ -725,6 +735,14 @@ async def on_report(timer: Timer, ctx: Ctx) -> None:
         key=v_nummer,
     )
     if is_mob(missed, cfg.missed_reports_limit):
+        await _set(  # the figures it ended with; no reports after MOB
+            ctx,
+            v_nummer,
+            reports_made=made,
+            missed_in_a_row=missed,
+            reporting_since=None,
+            reporting_days=None,
+        )
         await _end(
             ctx,
             v_nummer,
@@ -732,7 +750,7 @@ async def on_report(timer: Timer, ctx: Ctx) -> None:
             f"MOB: {missed} reports missed in a row",
         )
     else:
-        await _plan_reports(ctx, v_nummer)
+        await _plan_reports(ctx, v_nummer, made, missed, missed_at, days, person.mob_after)
 
 
 async def on_end(timer: Timer, ctx: Ctx) -> None:
