@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import random
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -261,6 +261,42 @@ def reporting_interval_days(
 def reports(rng: random.Random, miss_share: float) -> bool:
     """Whether one due report is made (a resident sometimes misses one)."""
     return rng.random() >= miss_share
+
+
+# How far ahead the reporting duty is drawn: without a miss in this many reports, a
+# re-check is stored at the last of them (so a resident who never misses costs one
+# stored timer per this many reports, not one per report).
+REPORT_LOOKAHEAD = 104
+
+
+def reports_until_miss(
+    rng_for: Callable[[int], random.Random],
+    miss_share: float,
+    made: int,
+    missed_in_a_row: int,
+    mob_after: int | None,
+    lookahead: int = REPORT_LOOKAHEAD,
+) -> int | None:
+    """How many reports in a row the resident makes from here before missing one (None:
+    none missed within `lookahead`), as if drawn one report at a time: report i (from 0)
+    draws `rng_for(made + i)`, the first `rng_for(made + missed_in_a_row)` (the misses in
+    a row so far count); a resident who leaves for good (`mob_after` reports made)
+    misses every report from then on."""
+    for ahead in range(lookahead):
+        if mob_after is not None and made + ahead >= mob_after:
+            return ahead
+        index = made + ahead + (missed_in_a_row if ahead == 0 else 0)
+        if miss_share > 0 and not reports(rng_for(index), miss_share):
+            return ahead
+    return None
+
+
+def reports_due(since: float, every: float, at: float) -> int:
+    """Reports due from `since` (a spell's start) up to and including `at`, one every
+    `every` seconds (the first `every` after the start)."""
+    if at < since:
+        return 0
+    return math.floor((at - since) / every + 1e-6)
 
 
 def absconds_after(rng: random.Random, mob_share: float) -> int | None:

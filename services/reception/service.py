@@ -5,10 +5,12 @@ rules. Occupancy, the ladder step and every running period live in the store."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import (
@@ -21,15 +23,17 @@ from sqlalchemy import (
     Row,
     String,
     Table,
+    bindparam,
     func,
     insert,
     select,
     update,
 )
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chainkit import metrics
-from chainkit.clock import from_timestamp, timestamp
+from chainkit.clock import DAY, from_timestamp, timestamp
 from chainkit.deadlines import DeadlineType
 from chainkit.pact import is_granted, limits
 from chainkit.people import is_minor_age
@@ -58,6 +62,7 @@ from migratieketen.v1.reception_pb2 import (
 from migratieketen.v1.screening_pb2 import Referral, ScreeningCompleted
 from reception.domain import (
     BOTTOM,
+    REPORT_LOOKAHEAD,
     Location,
     Occupied,
     absconds_after,
@@ -72,7 +77,8 @@ from reception.domain import (
     municipality,
     procedure_location,
     reporting_interval_days,
-    reports,
+    reports_due,
+    reports_until_miss,
     total_capacity,
     total_occupancy,
 )
@@ -80,6 +86,7 @@ from reception.fixtures import load_fixtures
 from reception.settings import reception_settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 L = LocationType
 R = ReceptionEndReason
 REPORT, END, HOUSING = "report", "end-reception", "housing"
@@ -90,11 +97,6 @@ GRACE = timedelta(days=1)
 # How often the occupancy gauge reads the committed figures from the store.
 GAUGE_SECONDS = 1.0
 
-REPORTING = DeadlineType(
-    "reception.reporting",
-    service="reception",
-    description="record the resident's report, or the miss, within a day (meldplicht)",
-)
 RECEPTION_END = DeadlineType(
     "reception.end_after_rejection",
     service="reception",
@@ -135,13 +137,41 @@ residents = Table(
     Column("applied", Boolean, nullable=False, default=False),  # registration processed
     Column("family", Boolean, nullable=False),
     Column("unaccompanied", Boolean, nullable=False),
+    # The reporting duty, drawn ahead (see `_plan_reports`): reports made and missed in a
+    # row as of `reporting_since` (the start of the running spell, or its last miss), one
+    # report every `reporting_days`; `report_due` is when the stored `report` timer fires
+    # (the next missed report, or a re-check after the look-ahead).
     Column("reports_made", Integer, nullable=False),
     Column("missed_in_a_row", Integer, nullable=False),
     Column("mob_after", Integer, nullable=True),  # stops reporting after this many reports
+    Column("reporting_since", Float, nullable=True),
+    Column("reporting_days", Float, nullable=True),
     Column("report_due", Float, nullable=True),
     Column("ended_at", Float, nullable=True),
     Column("end_reason", String(60), nullable=True),
 )
+
+
+async def _lock_ladder(conn: AsyncConnection) -> None:
+    """Take the ladder row first (PostgreSQL; SQLite has one writer anyway): every
+    reception transaction that writes does, so two instances never hold locations,
+    residents or the ladder in different orders (no deadlock), and never both place
+    someone in the last free place or both admit the same person."""
+    if conn.dialect.name != "sqlite":
+        await conn.execute(select(ladder.c.id).where(ladder.c.id == 1).with_for_update())
+
+
+def _one_at_a_time(
+    handler: Callable[[T, Ctx], Awaitable[None]],
+) -> Callable[[T, Ctx], Awaitable[None]]:
+    """The handler, after `_lock_ladder`: the order in which reception locks rows."""
+
+    @functools.wraps(handler)
+    async def locked(event: T, ctx: Ctx) -> None:
+        await _lock_ladder(ctx.uow.conn)
+        await handler(event, ctx)
+
+    return locked
 
 
 async def sync_locations(runtime: ServiceRuntime) -> None:
@@ -150,18 +180,21 @@ async def sync_locations(runtime: ServiceRuntime) -> None:
     table = load_locations(cfg.locations_file, cfg.capacity_scale, cfg.col_overnight_cap)
     async with runtime.store.begin() as uow:
         await uow.exclusive()  # a second instance starting at once sees the rows
-        known = {r.name for r in await uow.conn.execute(select(locations.c.name))}
-        for loc in table:
+        await _lock_ladder(uow.conn)  # an instance already running: after its transaction
+        known = {r.name: r for r in await uow.conn.execute(select(locations))}
+        for loc in sorted(table, key=lambda loc: loc.name):
             values = {
                 "type": L.Name(loc.type),
                 "tier": loc.tier,
                 "capacity": loc.capacity,
                 "raisable": loc.raisable,
             }
-            if loc.name in known:
-                await uow.conn.execute(
-                    update(locations).where(locations.c.name == loc.name).values(values)
-                )
+            row = known.get(loc.name)
+            if row is not None:
+                if {k: getattr(row, k) for k in values} != values:
+                    await uow.conn.execute(
+                        update(locations).where(locations.c.name == loc.name).values(values)
+                    )
             else:
                 await uow.conn.execute(
                     insert(locations).values(name=loc.name, occupancy=0, **values)
@@ -240,24 +273,28 @@ async def _set_step(
     )
 
 
+# The statements run for nearly every event, built once (the values are parameters; an
+# UPDATE without .values() sets the columns its parameters name).
+_RESIDENT = select(residents).where(residents.c.v_nummer == bindparam("key_v_nummer"))
+_SET = update(residents).where(residents.c.v_nummer == bindparam("key_v_nummer"))
+_OCCUPY = (
+    update(locations)
+    .where(locations.c.name == bindparam("key_name"))
+    .values(occupancy=locations.c.occupancy + bindparam("delta"))
+)
+
+
 async def _resident(ctx: Ctx, v_nummer: str) -> Row[Any] | None:
-    result = await ctx.uow.conn.execute(select(residents).where(residents.c.v_nummer == v_nummer))
-    return result.first()
+    return (await ctx.uow.conn.execute(_RESIDENT, {"key_v_nummer": v_nummer})).first()
 
 
 async def _set(ctx: Ctx, v_nummer: str, **values: object) -> None:
-    await ctx.uow.conn.execute(
-        update(residents).where(residents.c.v_nummer == v_nummer).values(**values)
-    )
+    await ctx.uow.conn.execute(_SET, {"key_v_nummer": v_nummer, **values})
 
 
 async def _occupy(ctx: Ctx, name: str | None, delta: int) -> None:
     if name is not None:
-        await ctx.uow.conn.execute(
-            update(locations)
-            .where(locations.c.name == name)
-            .values(occupancy=locations.c.occupancy + delta)
-        )
+        await ctx.uow.conn.execute(_OCCUPY, {"key_name": name, "delta": delta})
 
 
 async def _place(ctx: Ctx, v_nummer: str, needed: LocationType.ValueType, reason: str) -> None:
@@ -330,7 +367,7 @@ async def _place(ctx: Ctx, v_nummer: str, needed: LocationType.ValueType, reason
         ),
         key=v_nummer,
     )
-    await _start_reporting(ctx, v_nummer, interval)
+    await _start_reporting(ctx, person, interval)
     if person.location is not None:
         await _fill(ctx, L.Value(person.location_type))
         await _step_down(ctx)
@@ -360,16 +397,79 @@ async def _step_down(ctx: Ctx) -> None:
         step = lower
 
 
-async def _start_reporting(ctx: Ctx, v_nummer: str, interval: float | None) -> None:
+def _ahead(ctx: Ctx, v_nummer: str, made: int, in_a_row: int, mob_after: int | None) -> int | None:
+    """Reports the resident makes from here before the next miss (None: none within the
+    look-ahead), drawn with the same random source per report as one at a time."""
+    return reports_until_miss(
+        lambda index: ctx.rng("report", v_nummer, index),
+        reception_settings().miss_share,
+        made,
+        in_a_row,
+        mob_after,
+    )
+
+
+def _tally(ctx: Ctx, person: Row[Any], at: float) -> tuple[int, int]:
+    """Reports made and missed in a row by `at`: the spell's figures plus the reports
+    made since (made reports are not events; only a miss is)."""
+    base = person.reports_made, person.missed_in_a_row
+    if person.reporting_since is None or person.reporting_days is None:
+        return base
+    due = reports_due(person.reporting_since, person.reporting_days * DAY, at)
+    if due == 0:
+        return base
+    ahead = _ahead(ctx, person.v_nummer, *base, person.mob_after)
+    made = min(due, REPORT_LOOKAHEAD if ahead is None else ahead)
+    return (person.reports_made + made, 0) if made else base
+
+
+async def _plan_reports(
+    ctx: Ctx,
+    v_nummer: str,
+    made: int,
+    in_a_row: int,
+    since: float | None,
+    days: float | None,
+    mob_after: int | None,
+) -> None:
+    """Store the spell (figures as of `since`; None: no duty here) and one `report`
+    timer: at the next missed report, or at the end of the look-ahead."""
     await ctx.uow.cancel(REPORT, v_nummer)
-    if interval is None:
-        await ctx.unwatch(REPORTING, v_nummer, reason="no reporting duty in this location")
-        await _set(ctx, v_nummer, report_due=None)
-        return
-    due = ctx.clock.now() + timedelta(days=interval)
-    await ctx.watch(REPORTING, v_nummer, due + GRACE, detail=f"every {interval:g} days")
-    await _set(ctx, v_nummer, report_due=due.timestamp())
-    await ctx.schedule(REPORT, v_nummer, due, b"")
+    due = None
+    if since is not None and days is not None:
+        ahead = _ahead(ctx, v_nummer, made, in_a_row, mob_after)
+        due = since + (REPORT_LOOKAHEAD if ahead is None else ahead + 1) * days * DAY
+        await ctx.schedule(REPORT, v_nummer, datetime.fromtimestamp(due, UTC), b"")
+    await _set(
+        ctx,
+        v_nummer,
+        reports_made=made,
+        missed_in_a_row=in_a_row,
+        reporting_since=since,
+        reporting_days=days,
+        report_due=due,
+    )
+
+
+async def _replan(ctx: Ctx, person: Row[Any], mob_after: int | None) -> None:
+    """The running spell again, with another `mob_after`."""
+    await _plan_reports(
+        ctx,
+        person.v_nummer,
+        person.reports_made,
+        person.missed_in_a_row,
+        person.reporting_since,
+        person.reporting_days,
+        mob_after,
+    )
+
+
+async def _start_reporting(ctx: Ctx, person: Row[Any], interval: float | None) -> None:
+    """A new spell from now (a placement or a move): the last one's reports are tallied."""
+    now = ctx.clock.now().timestamp()
+    made, in_a_row = _tally(ctx, person, now)
+    since = None if interval is None else now
+    await _plan_reports(ctx, person.v_nummer, made, in_a_row, since, interval, person.mob_after)
 
 
 async def _end(ctx: Ctx, v_nummer: str, reason: ReceptionEndReason.ValueType, detail: str) -> bool:
@@ -393,10 +493,21 @@ async def _end(ctx: Ctx, v_nummer: str, reason: ReceptionEndReason.ValueType, de
         return False
     if person.state == ENDED:
         return False
-    await _set(ctx, v_nummer, location=None, needed_type=None, **values)
+    made, in_a_row = _tally(ctx, person, now.timestamp())
+    await _set(
+        ctx,
+        v_nummer,
+        location=None,
+        needed_type=None,
+        reports_made=made,
+        missed_in_a_row=in_a_row,
+        reporting_since=None,
+        reporting_days=None,
+        report_due=None,
+        **values,
+    )
     for kind in (REPORT, END, HOUSING, TO_AZC):
         await ctx.uow.cancel(kind, v_nummer)
-    await ctx.unwatch(REPORTING, v_nummer, reason="reception ended")
     if reason != R.RECEPTION_END_REASON_DEPARTURE_PERIOD_ENDED:
         await ctx.unwatch(RECEPTION_END, v_nummer, reason=f"reception ended: {R.Name(reason)}")
     if person.location is None:
@@ -462,6 +573,8 @@ async def on_registered(registered: PersonRegistered, ctx: Ctx) -> None:
             ref = arrival.partner_reference
             mob_after = _mob_after(ctx, registered.v_nummer, ref)
             await _set(ctx, registered.v_nummer, partner_reference=ref, mob_after=mob_after)
+            if known.reporting_since is not None:
+                await _replan(ctx, known, mob_after)
         return
     family = arrival.travelling_with_children or bool(
         arrival.family_group_id and is_minor_age(arrival.claimed_age)
@@ -529,7 +642,9 @@ async def _decided(
         return
     planted = load_fixtures(cfg.fixtures).find(v_nummer, person.partner_reference)
     if planted is not None and planted.misses_reports == "decision":
-        await _set(ctx, v_nummer, mob_after=person.reports_made)
+        made, _ = _tally(ctx, person, ctx.clock.now().timestamp())
+        await _set(ctx, v_nummer, mob_after=made)  # from now on every report is missed
+        await _replan(ctx, person, made)
     granted = is_granted(outcome)
     current = L.Value(person.location_type) if person.location_type else L.LOCATION_TYPE_UNSPECIFIED
     cooperates = (
@@ -587,44 +702,55 @@ async def on_appeal(appeal: AppealDecided, ctx: Ctx) -> None:
 
 
 async def on_report(timer: Timer, ctx: Ctx) -> None:
-    """The report due now: made (the duty is met, the next one is watched), or missed
-    (an event; the limit in a row means MOB: reception ends and DTenV hears of it)."""
+    """The next missed report is due (those before it were made: not events), or the
+    look-ahead ran out. A miss is an event; the limit in a row means MOB: reception ends
+    and DTenV hears of it."""
     cfg = reception_settings()
-    person = await _resident(ctx, timer.v_nummer)
-    if person is None or person.state == ENDED or person.report_due is None:
+    v_nummer = timer.v_nummer
+    person = await _resident(ctx, v_nummer)
+    if person is None or person.state == ENDED:
         return
-    count = person.reports_made + person.missed_in_a_row
-    stopped = person.mob_after is not None and person.reports_made >= person.mob_after
-    made = not stopped and reports(ctx.rng("report", timer.v_nummer, count), cfg.miss_share)
-    interval = reporting_interval_days(
-        L.Value(person.location_type), person.family, cfg.reporting_days, cfg.family_reporting_days
-    )
-    if made:
-        await ctx.meet(REPORTING, timer.v_nummer)
-        await _set(ctx, timer.v_nummer, reports_made=person.reports_made + 1, missed_in_a_row=0)
-        await _start_reporting(ctx, timer.v_nummer, interval)
+    since, days = person.reporting_since, person.reporting_days
+    if since is None or days is None:
         return
-    missed = person.missed_in_a_row + 1
-    await _set(ctx, timer.v_nummer, missed_in_a_row=missed)
+    due = reports_due(since, days * DAY, timer.due_at.timestamp())
+    made_before, in_a_row = person.reports_made, person.missed_in_a_row
+    ahead = _ahead(ctx, v_nummer, made_before, in_a_row, person.mob_after)
+    if ahead is None or ahead >= due:  # nothing missed yet: the spell goes on from here
+        made = min(due, REPORT_LOOKAHEAD if ahead is None else ahead)
+        if made:
+            made_before, in_a_row, since = made_before + made, 0, since + made * days * DAY
+        await _plan_reports(ctx, v_nummer, made_before, in_a_row, since, days, person.mob_after)
+        return
+    missed_at = since + (ahead + 1) * days * DAY
+    made, missed = made_before + ahead, (in_a_row if ahead == 0 else 0) + 1
     ctx.publish(
         ReportMissed(
-            v_nummer=timer.v_nummer,
+            v_nummer=v_nummer,
             location=person.location or "",
-            due_at=timestamp(timer.due_at),
+            due_at=timestamp(datetime.fromtimestamp(missed_at, UTC)),
             missed_in_a_row=missed,
             limit=cfg.missed_reports_limit,
         ),
-        key=timer.v_nummer,
+        key=v_nummer,
     )
     if is_mob(missed, cfg.missed_reports_limit):
+        await _set(  # the figures it ended with; no reports after MOB
+            ctx,
+            v_nummer,
+            reports_made=made,
+            missed_in_a_row=missed,
+            reporting_since=None,
+            reporting_days=None,
+        )
         await _end(
             ctx,
-            timer.v_nummer,
+            v_nummer,
             R.RECEPTION_END_REASON_ABSCONDED,
             f"MOB: {missed} reports missed in a row",
         )
     else:
-        await _start_reporting(ctx, timer.v_nummer, interval)
+        await _plan_reports(ctx, v_nummer, made, missed, missed_at, days, person.mob_after)
 
 
 async def on_end(timer: Timer, ctx: Ctx) -> None:
@@ -673,18 +799,18 @@ SPEC = ServiceSpec(
     stage="reception",
     metadata=metadata,
     handlers={
-        PersonRegistered: on_registered,
-        ScreeningCompleted: on_screened,
-        AsylumApplicationRegistered: on_application,
-        AsylumDecision: on_decision,
-        AppealDecided: on_appeal,
-        CaseOutcome: on_outcome,
+        PersonRegistered: _one_at_a_time(on_registered),
+        ScreeningCompleted: _one_at_a_time(on_screened),
+        AsylumApplicationRegistered: _one_at_a_time(on_application),
+        AsylumDecision: _one_at_a_time(on_decision),
+        AppealDecided: _one_at_a_time(on_appeal),
+        CaseOutcome: _one_at_a_time(on_outcome),
     },
     timers={
-        REPORT: on_report,
-        END: on_end,
-        HOUSING: on_housing,
-        TO_AZC: on_to_azc,
+        REPORT: _one_at_a_time(on_report),
+        END: _one_at_a_time(on_end),
+        HOUSING: _one_at_a_time(on_housing),
+        TO_AZC: _one_at_a_time(on_to_azc),
     },
     on_start=[sync_locations],
     workers=[occupancy_gauge],

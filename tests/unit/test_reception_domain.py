@@ -25,6 +25,9 @@ from reception.domain import (
     municipality,
     procedure_location,
     reporting_interval_days,
+    reports,
+    reports_due,
+    reports_until_miss,
     total_capacity,
 )
 from reception.fixtures import FixtureError, load_fixtures
@@ -200,6 +203,91 @@ def test_reporting_duty_weekly_daily_for_families_none_when_closed(
 
 def test_mob_after_the_limit_of_missed_reports() -> None:
     assert [is_mob(n, 3) for n in (0, 1, 2, 3, 4)] == [False, False, False, True, True]
+
+
+Miss = tuple[int, int, int]  # report number (from 1), missed in a row, reports made by then
+
+
+def _one_report_at_a_time(
+    seed: str, share: float, mob_after: int | None, limit: int, until: int
+) -> list[Miss]:
+    """The reporting duty drawn report by report, as one stored timer per report did."""
+    made = in_a_row = 0
+    missed: list[Miss] = []
+    for number in range(1, until + 1):
+        stopped = mob_after is not None and made >= mob_after
+        rng = random.Random(f"{seed}|{made + in_a_row}")
+        if not stopped and reports(rng, share):
+            made, in_a_row = made + 1, 0
+            continue
+        in_a_row += 1
+        missed.append((number, in_a_row, made))
+        if is_mob(in_a_row, limit):
+            break
+    return missed
+
+
+def _drawn_ahead(
+    seed: str, share: float, mob_after: int | None, limit: int, until: int, lookahead: int
+) -> list[Miss]:
+    """The same duty, one step per miss (or per look-ahead), as the service keeps it."""
+    made = in_a_row = number = 0
+    missed: list[Miss] = []
+    while number < until:
+        ahead = reports_until_miss(
+            lambda index: random.Random(f"{seed}|{index}"),
+            share,
+            made,
+            in_a_row,
+            mob_after,
+            lookahead,
+        )
+        if ahead is None:
+            made, in_a_row, number = made + lookahead, 0, number + lookahead
+            continue
+        number += ahead + 1
+        if number > until:
+            break
+        made, in_a_row = made + ahead, (in_a_row if ahead == 0 else 0) + 1
+        missed.append((number, in_a_row, made))
+        if is_mob(in_a_row, limit):
+            break
+    return missed
+
+
+@pytest.mark.parametrize("share", [0.02, 0.3, 0.6])
+@pytest.mark.parametrize("mob_after", [None, 0, 7])
+@pytest.mark.parametrize("lookahead", [1, 5, 104])
+def test_reports_drawn_ahead_miss_exactly_where_report_by_report_would(
+    share: float, mob_after: int | None, lookahead: int
+) -> None:
+    for person in range(20):
+        seed = f"20260612|report|26000{person:05d}"
+        for limit in (1, 3):
+            expected = _one_report_at_a_time(seed, share, mob_after, limit, 300)
+            drawn = _drawn_ahead(seed, share, mob_after, limit, 300, lookahead)
+            assert drawn == expected
+    # The comparison has misses to compare, and MOB ends some of them.
+    assert _one_report_at_a_time("20260612|report|2600000001", 0.6, None, 3, 300)
+
+
+def test_a_resident_who_never_misses_draws_nothing_ahead() -> None:
+    def drawn(index: int) -> random.Random:
+        raise AssertionError(f"report {index} drawn")
+
+    assert reports_until_miss(drawn, 0.0, 12, 0, None, 104) is None
+    # A planted resident who stops reporting misses the first report after the limit.
+    assert reports_until_miss(drawn, 0.0, 12, 0, 12, 104) == 0
+    assert reports_until_miss(drawn, 0.0, 10, 0, 12, 104) == 2
+    assert reports_until_miss(drawn, 0.0, 0, 0, 200, 104) is None
+
+
+def test_reports_due_counts_whole_intervals_from_the_spell_start() -> None:
+    week = 7 * 86_400.0
+    since = 1_782_900_000.0
+    assert [reports_due(since, week, since + k * week) for k in (0, 1, 2, 52)] == [0, 1, 2, 52]
+    assert reports_due(since, week, since + 2 * week - 1) == 1
+    assert reports_due(since, week, since - week) == 0
 
 
 def test_municipalities_are_drawn_by_their_share() -> None:

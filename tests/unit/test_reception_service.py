@@ -4,19 +4,25 @@ reports, one bed per person, and every figure kept across a restart."""
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from sqlalchemy import MetaData, select
 
 from chainkit import deadlines, metrics
+from chainkit.clock import SimClock
 from chainkit.runtime import ServiceRuntime, ServiceSpec
 from chainkit.settings import Settings
 from chainkit.store import Timer
+from e2e.test_postgres import database  # noqa: F401  (the fixture; skips without PostgreSQL)
 from migratieketen.v1.arrival_pb2 import ArrivalReport
 from migratieketen.v1.asylum_pb2 import (
     AsylumApplicationRegistered,
@@ -39,6 +45,7 @@ from migratieketen.v1.reception_pb2 import (
     ReportMissed,
 )
 from reception import service
+from reception.domain import REPORT_LOOKAHEAD
 from reception.settings import reception_settings
 
 S = LadderStep
@@ -97,6 +104,8 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     (tmp_path / "locations.toml").write_text(TABLE)
     (tmp_path / "plants.toml").write_text(
         '[[person]]\npartner_reference = "MOB"\nmisses_reports = "arrival"\n'
+        '[[person]]\npartner_reference = "LATER"\nmisses_reports = "decision"\n'
+        "cooperates = false\n"
     )
     monkeypatch.setenv("MK_RECEPTION_LOCATIONS_FILE", str(tmp_path / "locations.toml"))
     monkeypatch.setenv("MK_RECEPTION_CAPACITY_SCALE", "1")
@@ -148,7 +157,7 @@ class Reception:
         return {r.name: r.occupancy for r in await self.rows(service.locations)}
 
 
-async def _runtime(data_dir: Path) -> ServiceRuntime:
+async def _runtime(data_dir: Path, database_url: str | None = None) -> ServiceRuntime:
     fresh = MetaData()
     for table in service.SPEC.metadata.tables.values():
         if table.name not in ("outbox", "inbox", "timers"):
@@ -160,7 +169,10 @@ async def _runtime(data_dir: Path) -> ServiceRuntime:
         handlers=service.SPEC.handlers,
         timers=service.SPEC.timers,
     )
-    runtime = ServiceRuntime(spec, Settings(data_dir=data_dir, bootstrap_servers="127.0.0.1:9"))
+    settings = Settings(
+        data_dir=data_dir, bootstrap_servers="127.0.0.1:9", database_url=database_url
+    )
+    runtime = ServiceRuntime(spec, settings)
     await runtime.store.start()
     await service.sync_locations(runtime)
     return runtime
@@ -181,7 +193,7 @@ def v(n: int) -> str:
     return f"26000{n:05d}"
 
 
-async def arrive(coa: Reception, n: int, ref: str = "") -> None:
+async def arrive(coa: Reception, n: int, ref: str = "", family: bool = False) -> None:
     arrival = ArrivalReport(
         partner_reference=ref or f"R{n}",
         setting=ArrivalSetting.ARRIVAL_SETTING_INLAND,
@@ -193,7 +205,9 @@ async def arrive(coa: Reception, n: int, ref: str = "") -> None:
     await coa.handle(
         service.on_application,
         AsylumApplicationRegistered(
-            v_nummer=v(n), procedure=AsylumProcedure.ASYLUM_PROCEDURE_REGULAR
+            v_nummer=v(n),
+            procedure=AsylumProcedure.ASYLUM_PROCEDURE_REGULAR,
+            family_with_children=family,
         ),
     )
 
@@ -287,20 +301,173 @@ async def test_a_suspensive_appeal_keeps_reception_until_the_court_decides(
     assert not [t for t in await coa.runtime.store.due_timers(far) if t.kind == service.END]
 
 
-async def test_missed_reports_end_in_mob(coa: Reception) -> None:
+class FixedClock(SimClock):
+    """The chain clock, standing still until the test moves it."""
+
+    def __init__(self) -> None:
+        super().__init__(0.0, 1.0)
+        self.moment = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.moment
+
+
+@pytest.fixture
+def clock(coa: Reception) -> FixedClock:
+    fixed = FixedClock()
+    coa.runtime.clock = fixed
+    return fixed
+
+
+async def report_timers(coa: Reception, v_nummer: str) -> list[Timer]:
+    far = datetime(2200, 1, 1, tzinfo=UTC)
+    return [
+        t
+        for t in await coa.runtime.store.due_timers(far, limit=10_000)
+        if t.kind == service.REPORT and t.v_nummer == v_nummer
+    ]
+
+
+async def resident(coa: Reception, v_nummer: str) -> Any:
+    (row,) = [r for r in await coa.rows(service.residents) if r.v_nummer == v_nummer]
+    return row
+
+
+async def fire_at_due(coa: Reception, clock: FixedClock, v_nummer: str) -> None:
+    (timer,) = await report_timers(coa, v_nummer)
+    clock.moment = timer.due_at
+    await coa.fire(service.REPORT, v_nummer)
+
+
+def days_after(moment: Timestamp, start: datetime) -> float:
+    return (moment.ToDatetime(tzinfo=UTC) - start).total_seconds() / 86_400
+
+
+async def test_missed_reports_end_in_mob(coa: Reception, clock: FixedClock) -> None:
     await arrive(coa, 1, ref="MOB")  # planted: misses every report from arrival
+    placed = clock.now()
+    (interval,) = {p.reporting_interval_days for p in await coa.published(ReceptionPlacement)} - {0}
+    assert interval == 7  # weekly; none in COL
     for _ in range(3):
-        await coa.fire(service.REPORT, v(1))
+        await fire_at_due(coa, clock, v(1))
     missed = await coa.published(ReportMissed)
     assert [m.missed_in_a_row for m in missed] == [1, 2, 3]
+    assert [days_after(m.due_at, placed) for m in missed] == [7, 14, 21]
+    assert {(m.location, m.limit) for m in missed} == {("azc", 3)}
     (ended,) = await coa.published(ReceptionEnded)
     assert ended.reason == ReceptionEndReason.RECEPTION_END_REASON_ABSCONDED
     assert "3 reports missed" in ended.detail
+    assert not await report_timers(coa, v(1))
+    # The reporting duty is the resident's, not a legal deadline of COA's: no rows.
     async with coa.runtime.store.engine.connect() as conn:
-        states = {
-            r.type: r.state for r in await conn.execute(select(deadlines.table(service.metadata)))
-        }
-    assert states["reception.reporting"] == DeadlineState.DEADLINE_STATE_CANCELLED
+        types = {r.type for r in await conn.execute(select(deadlines.table(service.metadata)))}
+    assert not [t for t in types if "report" in t]
+
+
+async def test_a_family_reports_daily(coa: Reception, clock: FixedClock) -> None:
+    await arrive(coa, 1, ref="MOB", family=True)
+    placed = clock.now()
+    placements = await coa.published(ReceptionPlacement)
+    assert placements[-1].reporting_interval_days == 1
+    for _ in range(3):
+        await fire_at_due(coa, clock, v(1))
+    missed = await coa.published(ReportMissed)
+    assert [days_after(m.due_at, placed) for m in missed] == [1, 2, 3]
+    assert [m.missed_in_a_row for m in missed] == [1, 2, 3]
+    (ended,) = await coa.published(ReceptionEnded)
+    assert ended.reason == ReceptionEndReason.RECEPTION_END_REASON_ABSCONDED
+
+
+def _report_by_report(seed: str, share: float, limit: int) -> list[tuple[int, int, int]]:
+    """Misses as one stored timer per report drew them: (report number, in a row, made)."""
+    made = in_a_row = 0
+    missed = []
+    for number in range(1, 1000):
+        if random.Random(f"{seed}|{made + in_a_row}").random() >= share:
+            made, in_a_row = made + 1, 0
+            continue
+        in_a_row += 1
+        missed.append((number, in_a_row, made))
+        if in_a_row >= limit:
+            break
+    return missed
+
+
+async def test_only_misses_are_events_and_each_costs_one_timer(
+    coa: Reception, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MK_RECEPTION_MISS_SHARE", "0.4")
+    reception_settings.cache_clear()
+    seed = f"{coa.runtime.settings.seed}|report|{v(1)}"
+    expected = _report_by_report(seed, 0.4, 3)
+    assert expected[-1][1] == 3 and len(expected) > 3  # single misses, then MOB
+    await arrive(coa, 1)
+    placed = clock.now()
+    seen = []
+    while not await coa.published(ReceptionEnded):
+        (timer,) = await report_timers(coa, v(1))  # one stored timer, at the next miss
+        number = round((timer.due_at - placed).total_seconds() / 86_400 / 7)
+        await fire_at_due(coa, clock, v(1))
+        person = await resident(coa, v(1))
+        seen.append((number, person.missed_in_a_row, person.reports_made))
+    assert seen == expected
+    missed = await coa.published(ReportMissed)
+    assert [(round(days_after(m.due_at, placed) / 7), m.missed_in_a_row) for m in missed] == [
+        (number, in_a_row) for number, in_a_row, _ in expected
+    ]
+    async with coa.runtime.store.engine.connect() as conn:
+        assert not list(await conn.execute(select(deadlines.table(service.metadata))))
+
+
+async def test_a_planted_resident_stops_reporting_after_the_decision(
+    coa: Reception, clock: FixedClock
+) -> None:
+    await arrive(coa, 1, ref="LATER")
+    placed = clock.now()
+    clock.moment = placed + timedelta(days=30)  # 4 reports made
+    decision = AsylumDecision(
+        v_nummer=v(1),
+        outcome=DecisionOutcome.DECISION_OUTCOME_REJECTED_UNFOUNDED,
+        return_decision=True,
+    )
+    await coa.handle(service.on_decision, decision)
+    assert (await resident(coa, v(1))).mob_after == 4
+    for _ in range(3):
+        await fire_at_due(coa, clock, v(1))
+    missed = await coa.published(ReportMissed)
+    assert [days_after(m.due_at, placed) for m in missed] == [35, 42, 49]
+    (ended,) = await coa.published(ReceptionEnded)
+    assert ended.reason == ReceptionEndReason.RECEPTION_END_REASON_ABSCONDED
+    person = await resident(coa, v(1))
+    assert (person.reports_made, person.missed_in_a_row, person.report_due) == (4, 3, None)
+
+
+async def test_reports_made_are_tallied_without_a_timer_each(
+    coa: Reception, clock: FixedClock
+) -> None:
+    await arrive(coa, 1)  # nobody misses a report (share 0)
+    placed = clock.now()
+    (timer,) = await report_timers(coa, v(1))  # a re-check after the look-ahead
+    assert timer.due_at == placed + timedelta(weeks=REPORT_LOOKAHEAD)
+    clock.moment = placed + timedelta(days=15)
+    await coa.fire(service.TO_AZC, v(1))  # a move: 2 reports made, a new spell
+    person = await resident(coa, v(1))
+    assert (person.reports_made, person.location) == (2, "centre")
+    assert person.reporting_since == clock.moment.timestamp()
+    await fire_at_due(coa, clock, v(1))
+    person = await resident(coa, v(1))
+    assert person.reports_made == 2 + REPORT_LOOKAHEAD
+    (timer,) = await report_timers(coa, v(1))
+    assert timer.due_at == clock.moment + timedelta(weeks=REPORT_LOOKAHEAD)
+    clock.moment += timedelta(days=22)
+    await coa.handle(
+        service.on_outcome, CaseOutcome(v_nummer=v(1), outcome=DEPARTED, decided_by=DTENV)
+    )
+    person = await resident(coa, v(1))
+    assert person.reports_made == 2 + REPORT_LOOKAHEAD + 3
+    assert (person.reporting_since, person.report_due) == (None, None)
+    assert not await report_timers(coa, v(1))
+    assert not await coa.published(ReportMissed)
 
 
 async def test_occupancy_the_ladder_and_timers_survive_a_restart(env: Path) -> None:
@@ -416,3 +583,58 @@ async def test_the_occupancy_gauges_follow_placements_and_ends(
         assert seen["mk.ladder.step"] == {"": S.LADDER_STEP_REGULAR}
     finally:
         provider.shutdown()
+
+
+async def test_two_instances_on_postgresql_take_turns_for_the_last_place(
+    env: Path,
+    database: str,  # noqa: F811
+) -> None:
+    url = database.replace("postgresql://", "postgresql+asyncpg://", 1)
+    one, two = Reception(await _runtime(env, url)), Reception(await _runtime(env, url))
+    try:
+        for n in range(1, 8):
+            await arrive(one, n)  # every process reception place but crisis's one is taken
+        for n in (8, 9):
+            await one.handle(
+                service.on_registered,
+                PersonRegistered(
+                    v_nummer=v(n),
+                    arrival=ArrivalReport(
+                        partner_reference=f"R{n}",
+                        setting=ArrivalSetting.ARRIVAL_SETTING_INLAND,
+                        asylum_requested=True,
+                        claimed_age=30,
+                        accompanied=True,
+                    ),
+                ),
+            )
+        handler = service.SPEC.handlers[AsylumApplicationRegistered]
+        regular = AsylumProcedure.ASYLUM_PROCEDURE_REGULAR
+        # Instance one holds its transaction open while instance two handles the other.
+        async with one.runtime.store.begin() as uow:
+            await handler(
+                AsylumApplicationRegistered(v_nummer=v(8), procedure=regular),
+                one.runtime.ctx(uow),
+            )
+            other = asyncio.create_task(
+                two.handle(handler, AsylumApplicationRegistered(v_nummer=v(9), procedure=regular))
+            )
+            await asyncio.sleep(1.0)  # instance two gets as far as it can
+        await other
+        occupancy = await one.occupancy()
+        assert occupancy["crisis"] == 1, "one place, one person"
+        assert sum(occupancy.values()) == 9  # 8 in process reception, the 9th waits in COL
+        (no_place,) = await one.published(NoPlace)
+        assert no_place.v_nummer == v(9)
+        climbs = [(s.previous_step, s.step) for s in await one.published(LadderChanged)]
+        assert (
+            climbs.count(
+                (S.LADDER_STEP_EMERGENCY_RECEPTION, S.LADDER_STEP_CRISIS_EMERGENCY_RECEPTION)
+            )
+            == 1
+        )
+    finally:
+        for runtime in (one.runtime, two.runtime):
+            await runtime.store.close()
+            await runtime.producer.stop()
+            runtime.provider.shutdown()
