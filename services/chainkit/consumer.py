@@ -108,6 +108,8 @@ class BatchConsumer:
     async def _consume(self, records: tuple[ConsumerRecord, ...], careful: bool) -> None:
         finished: list[tuple[Span, int]] = []
         async with self._store.begin() as uow:
+            if self._spec.lock is not None:
+                await self._spec.lock(uow.conn)
             headers = [header_dict(r.headers) for r in records]
             ids = [_event_id(r, h) for r, h in zip(records, headers, strict=True)]
             seen = await uow.seen_many(ids)

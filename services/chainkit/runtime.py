@@ -18,6 +18,7 @@ from faststream.kafka import KafkaBroker
 from faststream.middlewares import AckPolicy
 from google.protobuf.message import Message
 from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chainkit import deadlines, metrics
 from chainkit.catalogue import consumed_by
@@ -89,6 +90,7 @@ TimerHandler = Callable[[Timer, Ctx], Awaitable[None]]
 # A long-running task of a service, started once the service is up, cancelled on stop.
 Worker = Callable[["ServiceRuntime"], Coroutine[Any, Any, None]]
 StartHook = Callable[["ServiceRuntime"], Awaitable[None]]
+Lock = Callable[[AsyncConnection], Awaitable[None]]
 
 
 @dataclass
@@ -100,6 +102,10 @@ class ServiceSpec:
     timers: dict[str, TimerHandler] = field(default_factory=dict)
     on_start: list[StartHook] = field(default_factory=list)  # after the store is ready
     workers: list[Worker] = field(default_factory=list)
+    # Runs first in every consumer batch's and timer round's transaction, before the
+    # kit's inbox and timer statements: a service whose instances share rows on
+    # PostgreSQL takes its lock here, so every transaction locks in one order.
+    lock: Lock | None = None
 
     def __post_init__(self) -> None:
         # Every service can watch legal deadlines: the kit's table and timers come along.
@@ -176,6 +182,7 @@ class ServiceRuntime:
             spec.timers,
             self.ctx,
             settings.timer_poll_seconds,
+            spec.lock,
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()

@@ -18,7 +18,7 @@ from chainkit.store import Store, Timer, UnitOfWork
 from chainkit.telemetry import extract, tag_case
 
 if TYPE_CHECKING:
-    from chainkit.runtime import Ctx, TimerHandler
+    from chainkit.runtime import Ctx, Lock, TimerHandler
 
 log = logging.getLogger("chainkit")
 
@@ -38,6 +38,7 @@ class TimerLoop:
         handlers: Mapping[str, TimerHandler],
         ctx: Callable[[UnitOfWork], Ctx],
         poll_seconds: float,
+        lock: Lock | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -47,6 +48,7 @@ class TimerLoop:
         self._handlers = handlers
         self._ctx = ctx
         self._poll = poll_seconds
+        self._lock = lock
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -82,6 +84,8 @@ class TimerLoop:
         end once the round has committed: a rolled-back round leaves none behind."""
         finished: list[tuple[Span, int]] = []
         async with self._store.begin() as uow:
+            if self._lock is not None:
+                await self._lock(uow.conn)
             claimed = await self._store.claim_timers(uow, [t.id for t in due])
             for timer in due:
                 if timer.id in claimed:

@@ -814,4 +814,7 @@ SPEC = ServiceSpec(
     },
     on_start=[sync_locations],
     workers=[occupancy_gauge],
+    # Before the kit's inbox and timer claims too: a timer round that claimed a timer
+    # and a handler cancelling it cannot then wait for each other's locks.
+    lock=_lock_ladder,
 )

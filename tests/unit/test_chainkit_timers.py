@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 from sqlalchemy import Column, MetaData, String, Table, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chainkit.runtime import Ctx, ServiceRuntime, ServiceSpec
 from chainkit.settings import Settings
@@ -112,3 +113,36 @@ async def test_cancelling_removes_only_that_persons_timers_of_that_kind(
             (r.kind, r.v_nummer) for r in await conn.execute(select(service.store.timers))
         )
     assert left == [("other", "2600000001"), ("step", "2600000002")]
+
+
+async def test_a_services_lock_is_taken_first_in_every_timer_round(tmp_path: Path) -> None:
+    """ServiceSpec.lock runs before the kit claims timers, in the same transaction."""
+    calls: list[str] = []
+
+    async def lock(conn: AsyncConnection) -> None:
+        assert conn.in_transaction()
+        calls.append("lock")
+
+    async def step(timer: Timer, ctx: Ctx) -> None:
+        calls.append(f"step {timer.v_nummer}")
+
+    spec = ServiceSpec(
+        "bvv", "registration", MetaData(), handlers={}, timers={"step": step}, lock=lock
+    )
+    service = ServiceRuntime(spec, Settings(data_dir=tmp_path))
+    await service.store.start()
+    try:
+        async with service.store.begin() as uow:
+            await uow.schedule("step", "2600000001", service.clock.now(), b"")
+        loop = asyncio.create_task(service.timers.run())
+        for _ in range(100):
+            if calls:
+                break
+            await asyncio.sleep(0.05)
+        service.timers.stop()
+        await loop
+    finally:
+        await service.store.close()
+        await service.producer.stop()
+        service.provider.shutdown()
+    assert calls == ["lock", "step 2600000001"]
