@@ -14,6 +14,7 @@ from sqlalchemy import (
     Row,
     String,
     Table,
+    bindparam,
     insert,
     select,
     update,
@@ -103,12 +104,22 @@ requests = Table(
 )
 
 
+# Statements built once (SQLAlchemy reuses their compiled form by a cache key computed
+# once): screening is the chain's busiest step in a surge.
+_OPEN_OF_PERSON = select(screenings.c.screening_id).where(
+    screenings.c.v_nummer == bindparam("v"), screenings.c.state == OPEN
+)
+_OPEN_SCREENING = select(screenings).where(
+    screenings.c.screening_id == bindparam("sid"), screenings.c.state == OPEN
+)
+_UPDATE_SCREENING = update(screenings).where(screenings.c.screening_id == bindparam("sid"))
+_INSERT_SCREENING = insert(screenings)
+_INSERT_REQUEST = insert(requests)
+_REQUEST = select(requests).where(requests.c.request_id == bindparam("rid"))
+
+
 async def on_registered(event: PersonRegistered, ctx: Ctx) -> None:
-    open_already = await ctx.uow.conn.execute(
-        select(screenings.c.screening_id).where(
-            screenings.c.v_nummer == event.v_nummer, screenings.c.state == OPEN
-        )
-    )
+    open_already = await ctx.uow.conn.execute(_OPEN_OF_PERSON, {"v": event.v_nummer})
     if open_already.first() is not None:
         return  # one screening at a time per person
     arrival = event.arrival
@@ -116,15 +127,16 @@ async def on_registered(event: PersonRegistered, ctx: Ctx) -> None:
     screening_id = str(uuid.uuid4())
     due = deadline(arrival, started)
     await ctx.uow.conn.execute(
-        insert(screenings).values(
-            screening_id=screening_id,
-            v_nummer=event.v_nummer,
-            state=OPEN,
-            arrival=arrival.SerializeToString(),
-            answers=CheckResult().SerializeToString(),
-            started_at=started.timestamp(),
-            deadline_at=due.timestamp(),
-        )
+        _INSERT_SCREENING,
+        {
+            "screening_id": screening_id,
+            "v_nummer": event.v_nummer,
+            "state": OPEN,
+            "arrival": arrival.SerializeToString(),
+            "answers": CheckResult().SerializeToString(),
+            "started_at": started.timestamp(),
+            "deadline_at": due.timestamp(),
+        },
     )
     if is_unaccompanied_minor(arrival):
         ctx.publish(
@@ -184,11 +196,12 @@ async def _ask(
 ) -> None:
     request_id = str(uuid.uuid4())
     await ctx.uow.conn.execute(
-        insert(requests).values(
-            request_id=request_id,
-            screening_id=screening_id,
-            systems=",".join(EuSystem.Name(s) for s in systems),
-        )
+        _INSERT_REQUEST,
+        {
+            "request_id": request_id,
+            "screening_id": screening_id,
+            "systems": ",".join(EuSystem.Name(s) for s in systems),
+        },
     )
     ctx.publish(
         CheckRequest(
@@ -222,23 +235,13 @@ async def _ask(
 
 
 async def _open_screening(ctx: Ctx, screening_id: str) -> Row[Any] | None:
-    return (
-        await ctx.uow.conn.execute(
-            select(screenings).where(
-                screenings.c.screening_id == screening_id, screenings.c.state == OPEN
-            )
-        )
-    ).first()
+    return (await ctx.uow.conn.execute(_OPEN_SCREENING, {"sid": screening_id})).first()
 
 
 async def on_check_result(result: CheckResult, ctx: Ctx) -> None:
     if result.partner != Partner.PARTNER_SCREENING:
         return  # an answer to another partner
-    asked = (
-        await ctx.uow.conn.execute(
-            select(requests).where(requests.c.request_id == result.request_id)
-        )
-    ).first()
+    asked = (await ctx.uow.conn.execute(_REQUEST, {"rid": result.request_id})).first()
     if asked is None:
         return
     row = await _open_screening(ctx, asked.screening_id)
@@ -250,9 +253,7 @@ async def on_check_result(result: CheckResult, ctx: Ctx) -> None:
     systems = [EuSystem.Value(name) for name in asked.systems.split(",") if name]
     merged = merge(CheckResult.FromString(row.answers), refused_whole(result, systems))
     await ctx.uow.conn.execute(
-        update(screenings)
-        .where(screenings.c.screening_id == row.screening_id)
-        .values(answers=merged.SerializeToString())
+        _UPDATE_SCREENING, {"sid": row.screening_id, "answers": merged.SerializeToString()}
     )
     arrival = ArrivalReport.FromString(row.arrival)
     waiting = pending(requested_systems(arrival), merged)
@@ -319,9 +320,13 @@ async def _complete(
     ]
     decided = referral(arrival)
     await ctx.uow.conn.execute(
-        update(screenings)
-        .where(screenings.c.screening_id == screening_id)
-        .values(state=COMPLETED, completed_at=now.timestamp(), referral=Referral.Name(decided))
+        _UPDATE_SCREENING,
+        {
+            "sid": screening_id,
+            "state": COMPLETED,
+            "completed_at": now.timestamp(),
+            "referral": Referral.Name(decided),
+        },
     )
     for kind in (DEADLINE, RETRY):
         await ctx.uow.cancel(kind, v_nummer)
