@@ -244,10 +244,34 @@ async def _application(ctx: Ctx, application_id: str) -> Row[Any] | None:
     return result.first()
 
 
+# The IND's hot statements are built once, with bound parameters: SQLAlchemy then finds
+# their compiled form by a cache key computed once, instead of building and hashing a
+# statement per call (as the kit's `_Statements`).
+# SET takes the columns of the parameters given: one compiled form per set of columns.
+_SET = update(applications).where(applications.c.application_id == bindparam("where_id"))
+_ADD = insert(applications)
+_OF_PERSON = select(applications).where(applications.c.v_nummer == bindparam("v")).with_for_update()
+_CRISES = select(crises)
+_FAMILY_ROUTE = select(applications.c.route).where(
+    applications.c.family_group_id == bindparam("family"),
+    applications.c.application_id != bindparam("application_id"),
+    applications.c.status.in_(OPEN_STATES),
+    applications.c.route.is_not(None),
+    applications.c.route != Route.DUBLIN.value,
+)
+_FAMILY_OUTCOME = select(applications.c.outcome).where(
+    applications.c.family_group_id == bindparam("family"),
+    applications.c.application_id != bindparam("application_id"),
+    applications.c.outcome.is_not(None),
+    applications.c.outcome != "DECISION_OUTCOME_DUBLIN_TRANSFER",
+    applications.c.route == bindparam("route"),
+)
+_PLACES_IN_USE = select(func.count()).select_from(border_places)
+_RELEASE_PLACE = delete(border_places).where(border_places.c.v_nummer == bindparam("v"))
+
+
 async def _set(ctx: Ctx, application_id: str, **values: Any) -> None:
-    await ctx.uow.conn.execute(
-        update(applications).where(applications.c.application_id == application_id).values(**values)
-    )
+    await ctx.uow.conn.execute(_SET, {"where_id": application_id, **values})
 
 
 def _screened(row: Row[Any]) -> ScreeningCompleted:
@@ -255,7 +279,7 @@ def _screened(row: Row[Any]) -> ScreeningCompleted:
 
 
 async def _crisis_for(ctx: Ctx, made: datetime) -> Crisis | None:
-    for row in (await ctx.uow.conn.execute(select(crises))).all():
+    for row in (await ctx.uow.conn.execute(_CRISES)).all():
         crisis = Crisis(
             row.crisis_id,
             _at(row.starts_at),
@@ -276,11 +300,7 @@ async def on_screening_completed(screened: ScreeningCompleted, ctx: Ctx) -> None
     if screened.referral != Referral.REFERRAL_ASYLUM:
         return
     v = screened.v_nummer
-    earlier = (
-        await ctx.uow.conn.execute(
-            select(applications).where(applications.c.v_nummer == v).with_for_update()
-        )
-    ).all()
+    earlier = (await ctx.uow.conn.execute(_OF_PERSON, {"v": v})).all()
     open_case = next((r for r in earlier if r.status in OPEN_STATES), None)
     now = ctx.clock.now()
     if open_case is not None:
@@ -299,23 +319,24 @@ async def on_screening_completed(screened: ScreeningCompleted, ctx: Ctx) -> None
     application_id = str(uuid.uuid4())
     ind = screened.indicators
     await ctx.uow.conn.execute(
-        insert(applications).values(
-            application_id=application_id,
-            v_nummer=v,
-            partner_reference=ind.partner_reference,
-            family_group_id=ind.family_group_id,
-            status="REGISTERING",
-            regime=regime(made, asylum_settings().pact_applies_from).value,
-            reason="",
-            inadmissibility=False,
-            subsequent=bool(earlier),
-            crisis_id=crisis.crisis_id if crisis else "",
-            made_at=made.timestamp(),
-            screening=screened.SerializeToString(),
-            late_days=0,
-            penalty_eur=0,
-            appeals=0,
-        )
+        _ADD,
+        {
+            "application_id": application_id,
+            "v_nummer": v,
+            "partner_reference": ind.partner_reference,
+            "family_group_id": ind.family_group_id,
+            "status": "REGISTERING",
+            "regime": regime(made, asylum_settings().pact_applies_from).value,
+            "reason": "",
+            "inadmissibility": False,
+            "subsequent": bool(earlier),
+            "crisis_id": crisis.crisis_id if crisis else "",
+            "made_at": made.timestamp(),
+            "screening": screened.SerializeToString(),
+            "late_days": 0,
+            "penalty_eur": 0,
+            "appeals": 0,
+        },
     )
     due = decisions.registration_due(made, crisis)
     await ctx.watch(REGISTRATION, v, due, started_at=min(made, now), ref=application_id)
@@ -429,13 +450,7 @@ async def _family_route(ctx: Ctx, row: Row[Any]) -> Route | None:
     if not row.family_group_id:
         return None
     result = await ctx.uow.conn.execute(
-        select(applications.c.route).where(
-            applications.c.family_group_id == row.family_group_id,
-            applications.c.application_id != row.application_id,
-            applications.c.status.in_(OPEN_STATES),
-            applications.c.route.is_not(None),
-            applications.c.route != Route.DUBLIN.value,
-        )
+        _FAMILY_ROUTE, {"family": row.family_group_id, "application_id": row.application_id}
     )
     found = result.scalars().first()
     return None if found is None else Route(found)
@@ -445,7 +460,7 @@ async def _family_route(ctx: Ctx, row: Row[Any]) -> Route | None:
 
 
 async def _places_in_use(ctx: Ctx) -> int:
-    result = await ctx.uow.conn.execute(select(func.count()).select_from(border_places))
+    result = await ctx.uow.conn.execute(_PLACES_IN_USE)
     return int(result.scalar_one())
 
 
@@ -482,9 +497,7 @@ async def _take_place(ctx: Ctx, row: Row[Any], now: datetime) -> None:
 
 async def _release_place(ctx: Ctx, v_nummer: str) -> None:
     await _hold_shared(ctx)
-    result = await ctx.uow.conn.execute(
-        delete(border_places).where(border_places.c.v_nummer == v_nummer)
-    )
+    result = await ctx.uow.conn.execute(_RELEASE_PLACE, {"v": v_nummer})
     if not result.rowcount:
         return
     in_use = await _places_in_use(ctx)
@@ -660,13 +673,8 @@ async def _family_outcome(ctx: Ctx, row: Row[Any]) -> DecisionOutcome.ValueType 
         return None
     await _hold_shared(ctx)  # a member decided meanwhile elsewhere is seen
     result = await ctx.uow.conn.execute(
-        select(applications.c.outcome).where(
-            applications.c.family_group_id == row.family_group_id,
-            applications.c.application_id != row.application_id,
-            applications.c.outcome.is_not(None),
-            applications.c.outcome != "DECISION_OUTCOME_DUBLIN_TRANSFER",
-            applications.c.route == row.route,
-        )
+        _FAMILY_OUTCOME,
+        {"family": row.family_group_id, "application_id": row.application_id, "route": row.route},
     )
     found = result.scalars().first()
     return None if found is None else DecisionOutcome.Value(found)
