@@ -1,8 +1,9 @@
 """Two IND instances on one PostgreSQL: the IND's shared state (decision days, border
 places) is read and changed by one transaction at a time, so the daily decision capacity
 and the border capacity hold, and no race ends in an IntegrityError (which would park the
-timer, and lose the case). The second transaction is started while the first is still
-open, and the first commits only once the second waits for it (or is done)."""
+timer, and lose the case); one case acted on by both at once is acted on once. The
+second transaction is started while the first is still open, and the first commits only
+once the second waits for it (or is done)."""
 
 from __future__ import annotations
 
@@ -22,11 +23,13 @@ from asylum import service
 from asylum.routing import Route
 from asylum.settings import asylum_settings
 from chainkit.clock import SimClock, timestamp
+from chainkit.deadlines import STARTED, Deadline
 from chainkit.runtime import Ctx
 from chainkit.settings import Settings
 from chainkit.store import Store, Timer, UnitOfWork
 from e2e.test_postgres import database  # noqa: F401  (the fixture)
 from migratieketen.v1.common_pb2 import ArrivalSetting
+from migratieketen.v1.ind_pb2 import DublinStep, DublinStepKind
 from migratieketen.v1.screening_pb2 import Referral, ScreeningCompleted
 
 KIT_TABLES = ("outbox", "inbox", "timers")
@@ -173,6 +176,54 @@ async def test_two_instances_never_hand_out_more_border_places_than_there_are(
     assert routes[people[0]] == Route.BORDER.value
     assert routes[people[1]] != Route.BORDER.value, "no place left for the second"
     assert places == [people[0]], "one border place, held by the first"
+
+
+async def test_one_case_made_the_netherlands_responsible_twice_at_once_is_routed_once(
+    instances: tuple[Instance, Instance],
+    database: str,  # noqa: F811
+) -> None:
+    """The member state refuses (a timer on one instance) while the IND's own Dublin
+    deadline is breached (a timer on the other): the second sees the first's work."""
+    one, two = instances
+    v = "2600000003"
+    screened = _border_case(v, one.clock)
+    screened.setting = ArrivalSetting.ARRIVAL_SETTING_INLAND
+    screened.indicators.security_flag = False
+    screened.indicators.eurodac_hit = True
+    screened.indicators.eurodac_member_state = "GR"
+    screened.indicators.eurodac_category = "IRREGULAR_BORDER_CROSSER"
+    async with one.store.begin() as uow:
+        await service.on_screening_completed(screened, one.ctx(uow))
+    async with one.store.engine.connect() as conn:
+        (application_id,) = [
+            r.application_id for r in await conn.execute(select(service.applications))
+        ]
+    now = one.clock.now()
+    async with one.store.begin() as uow:
+        register = Timer(0, service.REGISTER, v, now, application_id.encode(), {})
+        await service.on_register(register, one.ctx(uow))
+
+    async def refused(ctx: Ctx) -> None:
+        reply = Timer(0, service.DUBLIN_REPLY, v, now, f"{application_id}|REJECT".encode(), {})
+        await service.on_dublin_reply(reply, ctx)
+
+    async def breached(ctx: Ctx) -> None:
+        missed = Deadline(
+            0, service.DUBLIN_REQUEST.name, v, application_id, now, now, STARTED, None
+        )
+        await service._nl_responsible_on_breach(missed, ctx)
+
+    await _concurrently(database, (one, refused), (two, breached))
+    async with one.store.engine.connect() as conn:
+        steps = [
+            DublinStep.FromString(r.value)
+            for r in await conn.execute(select(one.store.outbox))
+            if r.topic == "asylum.dublin.v1"
+        ]
+        (row,) = (await conn.execute(select(service.applications))).all()
+    responsible = [s for s in steps if s.step == DublinStepKind.DUBLIN_STEP_KIND_NL_RESPONSIBLE]
+    assert len(responsible) == 1, "the Netherlands became responsible once"
+    assert row.status == "LODGING" and row.route != Route.DUBLIN.value
 
 
 async def test_one_instance_on_sqlite_keeps_the_daily_capacity(
