@@ -38,11 +38,6 @@ def event_ids(
     return ids
 
 
-# Known defect (issue 9 stays open): with the IND's and COA's new tables, two instances
-# on one PostgreSQL sometimes race (an IntegrityError in the asylum `lodge` timer, a
-# deadlock in reception), and one case in 40 can be left without an outcome. It passed
-# in 3 of 4 runs; until the race is fixed it may fail without failing the suite.
-@pytest.mark.xfail(reason="IND/COA race between two instances on PostgreSQL", strict=False)
 async def test_two_instances_of_every_service_share_the_work_and_survive_a_kill(
     database: str,  # noqa: F811
     tmp_path: Path,

@@ -19,12 +19,15 @@ from sqlalchemy import (
     Row,
     String,
     Table,
+    bindparam,
     delete,
     func,
     insert,
     select,
+    text,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 
 from asylum import decisions, law
 from asylum.domain import applicant, evidence, made_at
@@ -211,17 +214,64 @@ def _at(value: float | None) -> datetime:
     return datetime.fromtimestamp(value or 0.0, UTC)
 
 
+# --- two or more instances on one PostgreSQL ----------------------------------------
+# A handler first locks the row of its own case (`_application`: FOR UPDATE), so two
+# instances acting on one case (a timer here, a message or another timer there) take
+# turns and the second sees what the first did. Then, for the IND's shared state (the
+# border places, the decision days, what the family group was given), it holds one
+# lock until its transaction commits: read, decide and write are one step, and the
+# locks are always taken in this order (case, shared state). SQLite has one writer.
+
+_SHARED = text("SELECT pg_advisory_xact_lock(hashtext('asylum.shared'))")
+
+
+async def _hold_shared(ctx: Ctx) -> None:
+    """Hold the IND's shared state until this transaction ends (PostgreSQL; re-entrant)."""
+    if not ctx.uow.store.is_sqlite:
+        await ctx.uow.conn.execute(_SHARED)
+
+
+_APPLICATION = (
+    select(applications)
+    .where(applications.c.application_id == bindparam("application_id"))
+    .with_for_update()
+)
+
+
 async def _application(ctx: Ctx, application_id: str) -> Row[Any] | None:
-    result = await ctx.uow.conn.execute(
-        select(applications).where(applications.c.application_id == application_id)
-    )
+    """The case's row, locked until the transaction ends (see above)."""
+    result = await ctx.uow.conn.execute(_APPLICATION, {"application_id": application_id})
     return result.first()
 
 
+# The IND's hot statements are built once, with bound parameters: SQLAlchemy then finds
+# their compiled form by a cache key computed once, instead of building and hashing a
+# statement per call (as the kit's `_Statements`).
+# SET takes the columns of the parameters given: one compiled form per set of columns.
+_SET = update(applications).where(applications.c.application_id == bindparam("where_id"))
+_ADD = insert(applications)
+_OF_PERSON = select(applications).where(applications.c.v_nummer == bindparam("v")).with_for_update()
+_CRISES = select(crises)
+_FAMILY_ROUTE = select(applications.c.route).where(
+    applications.c.family_group_id == bindparam("family"),
+    applications.c.application_id != bindparam("application_id"),
+    applications.c.status.in_(OPEN_STATES),
+    applications.c.route.is_not(None),
+    applications.c.route != Route.DUBLIN.value,
+)
+_FAMILY_OUTCOME = select(applications.c.outcome).where(
+    applications.c.family_group_id == bindparam("family"),
+    applications.c.application_id != bindparam("application_id"),
+    applications.c.outcome.is_not(None),
+    applications.c.outcome != "DECISION_OUTCOME_DUBLIN_TRANSFER",
+    applications.c.route == bindparam("route"),
+)
+_PLACES_IN_USE = select(func.count()).select_from(border_places)
+_RELEASE_PLACE = delete(border_places).where(border_places.c.v_nummer == bindparam("v"))
+
+
 async def _set(ctx: Ctx, application_id: str, **values: Any) -> None:
-    await ctx.uow.conn.execute(
-        update(applications).where(applications.c.application_id == application_id).values(**values)
-    )
+    await ctx.uow.conn.execute(_SET, {"where_id": application_id, **values})
 
 
 def _screened(row: Row[Any]) -> ScreeningCompleted:
@@ -229,7 +279,7 @@ def _screened(row: Row[Any]) -> ScreeningCompleted:
 
 
 async def _crisis_for(ctx: Ctx, made: datetime) -> Crisis | None:
-    for row in (await ctx.uow.conn.execute(select(crises))).all():
+    for row in (await ctx.uow.conn.execute(_CRISES)).all():
         crisis = Crisis(
             row.crisis_id,
             _at(row.starts_at),
@@ -250,9 +300,7 @@ async def on_screening_completed(screened: ScreeningCompleted, ctx: Ctx) -> None
     if screened.referral != Referral.REFERRAL_ASYLUM:
         return
     v = screened.v_nummer
-    earlier = (
-        await ctx.uow.conn.execute(select(applications).where(applications.c.v_nummer == v))
-    ).all()
+    earlier = (await ctx.uow.conn.execute(_OF_PERSON, {"v": v})).all()
     open_case = next((r for r in earlier if r.status in OPEN_STATES), None)
     now = ctx.clock.now()
     if open_case is not None:
@@ -271,23 +319,24 @@ async def on_screening_completed(screened: ScreeningCompleted, ctx: Ctx) -> None
     application_id = str(uuid.uuid4())
     ind = screened.indicators
     await ctx.uow.conn.execute(
-        insert(applications).values(
-            application_id=application_id,
-            v_nummer=v,
-            partner_reference=ind.partner_reference,
-            family_group_id=ind.family_group_id,
-            status="REGISTERING",
-            regime=regime(made, asylum_settings().pact_applies_from).value,
-            reason="",
-            inadmissibility=False,
-            subsequent=bool(earlier),
-            crisis_id=crisis.crisis_id if crisis else "",
-            made_at=made.timestamp(),
-            screening=screened.SerializeToString(),
-            late_days=0,
-            penalty_eur=0,
-            appeals=0,
-        )
+        _ADD,
+        {
+            "application_id": application_id,
+            "v_nummer": v,
+            "partner_reference": ind.partner_reference,
+            "family_group_id": ind.family_group_id,
+            "status": "REGISTERING",
+            "regime": regime(made, asylum_settings().pact_applies_from).value,
+            "reason": "",
+            "inadmissibility": False,
+            "subsequent": bool(earlier),
+            "crisis_id": crisis.crisis_id if crisis else "",
+            "made_at": made.timestamp(),
+            "screening": screened.SerializeToString(),
+            "late_days": 0,
+            "penalty_eur": 0,
+            "appeals": 0,
+        },
     )
     due = decisions.registration_due(made, crisis)
     await ctx.watch(REGISTRATION, v, due, started_at=min(made, now), ref=application_id)
@@ -377,6 +426,7 @@ async def on_register(timer: Timer, ctx: Ctx) -> None:
 
 async def _national_route(ctx: Ctx, row: Row[Any], crisis: Crisis | None, now: datetime) -> Routing:
     """Route here; a child follows the route of its family; a border place is taken."""
+    await _hold_shared(ctx)  # the family's route and the places in use, until commit
     screened = _screened(row)
     person = applicant(screened, subsequent=row.subsequent)
     applied = Regime(row.regime)
@@ -400,13 +450,7 @@ async def _family_route(ctx: Ctx, row: Row[Any]) -> Route | None:
     if not row.family_group_id:
         return None
     result = await ctx.uow.conn.execute(
-        select(applications.c.route).where(
-            applications.c.family_group_id == row.family_group_id,
-            applications.c.application_id != row.application_id,
-            applications.c.status.in_(OPEN_STATES),
-            applications.c.route.is_not(None),
-            applications.c.route != Route.DUBLIN.value,
-        )
+        _FAMILY_ROUTE, {"family": row.family_group_id, "application_id": row.application_id}
     )
     found = result.scalars().first()
     return None if found is None else Route(found)
@@ -416,25 +460,44 @@ async def _family_route(ctx: Ctx, row: Row[Any]) -> Route | None:
 
 
 async def _places_in_use(ctx: Ctx) -> int:
-    result = await ctx.uow.conn.execute(select(func.count()).select_from(border_places))
+    result = await ctx.uow.conn.execute(_PLACES_IN_USE)
     return int(result.scalar_one())
 
 
-async def _take_place(ctx: Ctx, row: Row[Any], now: datetime) -> None:
-    await ctx.uow.conn.execute(
-        insert(border_places).values(
-            v_nummer=row.v_nummer, application_id=row.application_id, taken_at=now.timestamp()
-        )
+def _take_place_statement(dialect_insert: Any) -> Any:
+    """A place for a person who holds none (one place per person)."""
+    return dialect_insert(border_places).on_conflict_do_nothing(
+        index_elements=[border_places.c.v_nummer]
     )
+
+
+_TAKE_PLACE = {
+    True: _take_place_statement(sqlite.insert),
+    False: _take_place_statement(postgresql.insert),
+}
+
+
+async def _take_place(ctx: Ctx, row: Row[Any], now: datetime) -> None:
+    """Under the shared lock (taken in `_national_route`)."""
+    await _hold_shared(ctx)
+    result = await ctx.uow.conn.execute(
+        _TAKE_PLACE[ctx.uow.store.is_sqlite],
+        {
+            "v_nummer": row.v_nummer,
+            "application_id": row.application_id,
+            "taken_at": now.timestamp(),
+        },
+    )
+    if not result.rowcount:
+        return  # already holds one
     in_use = await _places_in_use(ctx)
     if in_use == asylum_settings().border_capacity:
         _capacity_event(ctx, CapacityState.CAPACITY_STATE_REACHED, in_use, now)
 
 
 async def _release_place(ctx: Ctx, v_nummer: str) -> None:
-    result = await ctx.uow.conn.execute(
-        delete(border_places).where(border_places.c.v_nummer == v_nummer)
-    )
+    await _hold_shared(ctx)
+    result = await ctx.uow.conn.execute(_RELEASE_PLACE, {"v": v_nummer})
     if not result.rowcount:
         return
     in_use = await _places_in_use(ctx)
@@ -537,28 +600,51 @@ async def _schedule_decision(
     await ctx.schedule(DECIDE, row.v_nummer, at, row.application_id.encode())
 
 
+_DAYS_FROM = select(decision_days.c.day, decision_days.c.used).where(
+    decision_days.c.procedure == bindparam("procedure"), decision_days.c.day >= bindparam("first")
+)
+
+
+def _take_slot_statement(dialect_insert: Any) -> Any:
+    """One slot of a day, in one statement: the day's first slot, or one more while
+    fewer than `per_day` are used; no row returned when the day is full."""
+    return (
+        dialect_insert(decision_days)
+        .values(procedure=bindparam("procedure"), day=bindparam("day"), used=1)
+        .on_conflict_do_update(
+            index_elements=[decision_days.c.procedure, decision_days.c.day],
+            set_={"used": decision_days.c.used + 1},
+            where=decision_days.c.used < bindparam("per_day"),
+        )
+        .returning(decision_days.c.used)
+    )
+
+
+_TAKE_SLOT = {
+    True: _take_slot_statement(sqlite.insert),
+    False: _take_slot_statement(postgresql.insert),
+}
+
+
 async def _decision_slot(ctx: Ctx, rt: Route, ready: datetime) -> int:
-    """Take a slot of the IND's decisions per day for this procedure (backlog forms)."""
+    """Take a slot of the IND's decisions per day for this procedure (backlog forms).
+    The capacity is checked again by the statement that takes the slot, so a day never
+    gets more than `per_day` decisions, whatever another instance does meanwhile."""
     per_day = asylum_settings().decisions_per_day.get(rt.value, 40)
     first = int(ready.timestamp() // DAY)
-    result = await ctx.uow.conn.execute(
-        select(decision_days.c.day, decision_days.c.used).where(
-            decision_days.c.procedure == rt.value, decision_days.c.day >= first
+    await _hold_shared(ctx)
+    conn = ctx.uow.conn
+    while True:
+        result = await conn.execute(_DAYS_FROM, {"procedure": rt.value, "first": first})
+        used = {int(r.day): int(r.used) for r in result.all()}
+        day = decisions.next_free_day(first, used, per_day)
+        taken = await conn.execute(
+            _TAKE_SLOT[ctx.uow.store.is_sqlite],
+            {"procedure": rt.value, "day": day, "per_day": per_day},
         )
-    )
-    used = {int(r.day): int(r.used) for r in result.all()}
-    day = decisions.next_free_day(first, used, per_day)
-    if day in used:
-        await ctx.uow.conn.execute(
-            update(decision_days)
-            .where(decision_days.c.procedure == rt.value, decision_days.c.day == day)
-            .values(used=decision_days.c.used + 1)
-        )
-    else:
-        await ctx.uow.conn.execute(
-            insert(decision_days).values(procedure=rt.value, day=day, used=1)
-        )
-    return day
+        if taken.first() is not None:
+            return day
+        first = day + 1  # filled meanwhile: the next free day after it
 
 
 async def on_decide(timer: Timer, ctx: Ctx) -> None:
@@ -585,14 +671,10 @@ def _merits(ctx: Ctx, row: Row[Any]) -> DecisionOutcome.ValueType:
 async def _family_outcome(ctx: Ctx, row: Row[Any]) -> DecisionOutcome.ValueType | None:
     if not row.family_group_id:
         return None
+    await _hold_shared(ctx)  # a member decided meanwhile elsewhere is seen
     result = await ctx.uow.conn.execute(
-        select(applications.c.outcome).where(
-            applications.c.family_group_id == row.family_group_id,
-            applications.c.application_id != row.application_id,
-            applications.c.outcome.is_not(None),
-            applications.c.outcome != "DECISION_OUTCOME_DUBLIN_TRANSFER",
-            applications.c.route == row.route,
-        )
+        _FAMILY_OUTCOME,
+        {"family": row.family_group_id, "application_id": row.application_id, "route": row.route},
     )
     found = result.scalars().first()
     return None if found is None else DecisionOutcome.Value(found)
@@ -1035,8 +1117,12 @@ async def on_crisis_declared(declared: CrisisDeclared, ctx: Ctx) -> None:
         "border_extension_weeks": extension,
         "threshold": rate,
     }
-    await ctx.uow.conn.execute(delete(crises).where(crises.c.crisis_id == declared.crisis_id))
-    await ctx.uow.conn.execute(insert(crises).values(crisis_id=declared.crisis_id, **values))
+    upsert = postgresql.insert if not ctx.uow.store.is_sqlite else sqlite.insert
+    await ctx.uow.conn.execute(
+        upsert(crises)
+        .values(crisis_id=declared.crisis_id, **values)
+        .on_conflict_do_update(index_elements=[crises.c.crisis_id], set_=values)
+    )
 
 
 async def on_crisis_ended(ended: CrisisEnded, ctx: Ctx) -> None:
