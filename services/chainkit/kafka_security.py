@@ -10,17 +10,12 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field
-from typing import Any
-
-from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+from typing import TYPE_CHECKING, Any
 
 from chainkit.settings import KafkaAuthSettings
 
-_SECURITY = {
-    "PLAIN": SASLPlaintext,
-    "SCRAM-SHA-256": SASLScram256,
-    "SCRAM-SHA-512": SASLScram512,
-}
+if TYPE_CHECKING:  # FastStream is imported when a broker is built: the CLI starts faster
+    from faststream.security import BaseSecurity
 
 
 class KafkaSecurityError(ValueError):
@@ -83,10 +78,17 @@ def broker_security(
     auth: KafkaAuthSettings, default_username: str | None = None
 ) -> BaseSecurity | None:
     """FastStream's KafkaBroker `security=` for the same login as `client_args`."""
+    from faststream.security import SASLPlaintext, SASLScram256, SASLScram512
+
     found = login(auth, default_username)
     if found is None:
         return None
-    return _SECURITY[found.mechanism](
+    mechanisms = {
+        "PLAIN": SASLPlaintext,
+        "SCRAM-SHA-256": SASLScram256,
+        "SCRAM-SHA-512": SASLScram512,
+    }
+    return mechanisms[found.mechanism](
         found.username,
         found.password,
         ssl_context=ssl.create_default_context() if found.use_ssl else None,
