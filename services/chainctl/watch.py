@@ -7,6 +7,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from opentelemetry import trace
@@ -92,7 +93,7 @@ async def feed(
                 if wait > 0:
                     await asyncio.sleep(wait)
             if clock is not None:
-                report.reported_at.CopyFrom(timestamp(clock.now()))
+                _report_now(report, clock.now())
             with tracer.start_as_current_span(
                 f"{topic.name} publish",
                 kind=trace.SpanKind.PRODUCER,
@@ -115,6 +116,18 @@ async def feed(
         await asyncio.gather(*pending)
     finally:
         await producer.stop()
+
+
+def _report_now(report: ArrivalReport, now: datetime) -> None:
+    """Report the arrival at the chain's simulated now; a birth date moves along with the
+    report, so the person is as old as claimed (a fast clock runs years during a feed)."""
+    if report.HasField("reported_at"):
+        shift = now - report.reported_at.ToDatetime(tzinfo=UTC)
+        born = report.claimed_identity.date_of_birth
+        if born.year and born.month and born.day:
+            moved = date(born.year, born.month, born.day) + timedelta(days=shift.days)
+            born.year, born.month, born.day = moved.year, moved.month, moved.day
+    report.reported_at.CopyFrom(timestamp(now))
 
 
 def _type(kind: LocationType.ValueType) -> str:

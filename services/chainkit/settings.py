@@ -53,7 +53,7 @@ class Settings(KafkaAuthSettings):
     # after idle_after_seconds without a batch a service fetches with the idle wait
     # (chainkit.consumer.FetchPacer), so an idle chain costs next to nothing.
     fetch_max_wait_ms: int = Field(default=50, ge=1)
-    idle_fetch_max_wait_ms: int = Field(default=500, ge=1)
+    idle_fetch_max_wait_ms: int = Field(default=1000, ge=1)
     idle_after_seconds: float = Field(default=2.0, gt=0)
     # How long one poll for a batch waits in the process (returns early with records).
     batch_timeout_ms: int = Field(default=500, ge=1)
