@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Float,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -149,6 +150,9 @@ residents = Table(
     Column("report_due", Float, nullable=True),
     Column("ended_at", Float, nullable=True),
     Column("end_reason", String(60), nullable=True),
+    # The waiting list: who waits longest for a place of a type (see _fill), found
+    # without reading every resident when thousands wait.
+    Index("ix_residents_waiting", "state", "needed_type", "waiting_since", "v_nummer"),
 )
 
 
