@@ -5,12 +5,10 @@ rules. Occupancy, the ladder step and every running period live in the store."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import (
@@ -87,7 +85,6 @@ from reception.fixtures import load_fixtures
 from reception.settings import reception_settings
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 L = LocationType
 R = ReceptionEndReason
 REPORT, END, HOUSING = "report", "end-reception", "housing"
@@ -158,24 +155,12 @@ residents = Table(
 
 async def _lock_ladder(conn: AsyncConnection) -> None:
     """Take the ladder row first (PostgreSQL; SQLite has one writer anyway): every
-    reception transaction that writes does, so two instances never hold locations,
+    reception transaction that writes does (the kit takes it first in every batch and
+    timer round: ServiceSpec.lock), so two instances never hold locations,
     residents or the ladder in different orders (no deadlock), and never both place
     someone in the last free place or both admit the same person."""
     if conn.dialect.name != "sqlite":
         await conn.execute(select(ladder.c.id).where(ladder.c.id == 1).with_for_update())
-
-
-def _one_at_a_time(
-    handler: Callable[[T, Ctx], Awaitable[None]],
-) -> Callable[[T, Ctx], Awaitable[None]]:
-    """The handler, after `_lock_ladder`: the order in which reception locks rows."""
-
-    @functools.wraps(handler)
-    async def locked(event: T, ctx: Ctx) -> None:
-        await _lock_ladder(ctx.uow.conn)
-        await handler(event, ctx)
-
-    return locked
 
 
 async def sync_locations(runtime: ServiceRuntime) -> None:
@@ -803,22 +788,23 @@ SPEC = ServiceSpec(
     stage="reception",
     metadata=metadata,
     handlers={
-        PersonRegistered: _one_at_a_time(on_registered),
-        ScreeningCompleted: _one_at_a_time(on_screened),
-        AsylumApplicationRegistered: _one_at_a_time(on_application),
-        AsylumDecision: _one_at_a_time(on_decision),
-        AppealDecided: _one_at_a_time(on_appeal),
-        CaseOutcome: _one_at_a_time(on_outcome),
+        PersonRegistered: on_registered,
+        ScreeningCompleted: on_screened,
+        AsylumApplicationRegistered: on_application,
+        AsylumDecision: on_decision,
+        AppealDecided: on_appeal,
+        CaseOutcome: on_outcome,
     },
     timers={
-        REPORT: _one_at_a_time(on_report),
-        END: _one_at_a_time(on_end),
-        HOUSING: _one_at_a_time(on_housing),
-        TO_AZC: _one_at_a_time(on_to_azc),
+        REPORT: on_report,
+        END: on_end,
+        HOUSING: on_housing,
+        TO_AZC: on_to_azc,
     },
     on_start=[sync_locations],
     workers=[occupancy_gauge],
-    # Before the kit's inbox and timer claims too: a timer round that claimed a timer
-    # and a handler cancelling it cannot then wait for each other's locks.
+    # First in every batch and timer round, before the kit's inbox and timer claims: a
+    # timer round that claimed a timer and a handler cancelling it cannot then wait for
+    # each other's locks.
     lock=_lock_ladder,
 )

@@ -126,7 +126,13 @@ class Reception:
 
     async def handle(self, handler: Any, event: Any) -> None:
         async with self.runtime.store.begin() as uow:
+            await self.lock(uow)
             await handler(event, self.runtime.ctx(uow))
+
+    async def lock(self, uow: Any) -> None:
+        """What the kit does first in every batch and timer round."""
+        if self.runtime.spec.lock is not None:
+            await self.runtime.spec.lock(uow.conn)
 
     async def fire(self, kind: str, v_nummer: str) -> None:
         far = self.runtime.clock.now().replace(year=2100)
@@ -138,6 +144,7 @@ class Reception:
         assert due, f"no {kind} timer for {v_nummer}"
         timer: Timer = due[0]
         async with self.runtime.store.begin() as uow:
+            await self.lock(uow)
             assert await self.runtime.store.claim_timers(uow, [timer.id]) == {timer.id}
             await self.runtime.spec.timers[kind](timer, self.runtime.ctx(uow))
 
@@ -168,6 +175,7 @@ async def _runtime(data_dir: Path, database_url: str | None = None) -> ServiceRu
         fresh,
         handlers=service.SPEC.handlers,
         timers=service.SPEC.timers,
+        lock=service.SPEC.lock,
     )
     settings = Settings(
         data_dir=data_dir, bootstrap_servers="127.0.0.1:9", database_url=database_url
@@ -612,6 +620,7 @@ async def test_two_instances_on_postgresql_take_turns_for_the_last_place(
         regular = AsylumProcedure.ASYLUM_PROCEDURE_REGULAR
         # Instance one holds its transaction open while instance two handles the other.
         async with one.runtime.store.begin() as uow:
+            await one.lock(uow)
             await handler(
                 AsylumApplicationRegistered(v_nummer=v(8), procedure=regular),
                 one.runtime.ctx(uow),
