@@ -98,7 +98,7 @@ class CpuMeter:
 
 async def run_cases(args: argparse.Namespace, chain: Chain, bootstrap: str, data: Path) -> CaseBook:
     clock = SimClock(float(chain.env["MK_CLOCK_EPOCH"]), args.seconds_per_day)
-    reports = make_arrivals(args.cases, seed=args.seed, prefix="BENCH", now=clock.now())
+    reports = make_arrivals(args.cases, seed=args.seed, prefix="BENCH")
     provider = setup_telemetry("partner", data / "traces")
     watch = ChainWatch(bootstrap)
     await watch.start()

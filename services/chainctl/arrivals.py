@@ -45,9 +45,9 @@ _VULNERABILITY = (
 def make_arrivals(
     count: int, seed: int = 1, prefix: str = "DEMO", now: datetime | None = None
 ) -> list[ArrivalReport]:
-    """`count` plausible arrivals: border and inland, adults, families, minors. Birth
-    dates match the claimed ages at `now`: the chain's simulated now when it is given
-    (a fast clock runs months ahead of the real date during start-up)."""
+    """`count` plausible arrivals: border and inland, adults, families, minors, reported
+    at `now` (default: the real time). Birth dates match the claimed ages then; `feed`
+    with a clock moves both to the chain's simulated now when it publishes a report."""
     rng = random.Random(seed)
     reports = []
     now = now or datetime.now(UTC)

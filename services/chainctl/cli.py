@@ -211,12 +211,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         _say("\nInterrupted; stopping the chain.")
         return 130
     finally:
-        if console is not None:
-            console.stop()
-        if chain is not None:
-            chain.stop()
-        if broker is not None:
-            broker.stop()
+        _stop(console, chain, broker)
         _say("Chain stopped.")
 
 
@@ -226,7 +221,7 @@ async def _demo(args: argparse.Namespace, bootstrap: str, chain: Chain) -> tuple
     await watch.start()
     try:
         clock = SimClock(float(chain.env["MK_CLOCK_EPOCH"]), args.seconds_per_day)
-        reports = make_arrivals(args.cases, seed=args.seed or 1, now=clock.now())
+        reports = make_arrivals(args.cases, seed=args.seed or 1)
         started = time.monotonic()
         spread = args.arrival_days * args.seconds_per_day
         _say(
@@ -437,12 +432,19 @@ def cmd_replay(args: argparse.Namespace) -> int:
         _say("\nInterrupted; stopping the chain.")
         return 130
     finally:
-        if console is not None:
-            console.stop()
-        if chain is not None:
-            chain.stop()
-        if broker is not None:
-            broker.stop()
+        _stop(console, chain, broker)
+
+
+def _stop(
+    console: ConsoleServer | None, chain: Chain | None, broker: EmbeddedBroker | None
+) -> None:
+    """Stop what `run` or `replay` started, the console first and the broker last."""
+    if console is not None:
+        console.stop()
+    if chain is not None:
+        chain.stop()
+    if broker is not None:
+        broker.stop()
 
 
 def cmd_console(args: argparse.Namespace) -> int:

@@ -142,7 +142,7 @@ async def replay(
     progress: Callable[[Recorder], None],
     every: float = 2.0,
 ) -> tuple[CaseBook, Recorder, bool]:
-    reports = make_arrivals(curve.total, seed=7, prefix=curve.name.upper(), now=clock.now())
+    reports = make_arrivals(curve.total, seed=7, prefix=curve.name.upper())
     refs = {r.partner_reference for r in reports}
     provider = setup_telemetry("partner", trace_dir)
     watch = ChainWatch(bootstrap_servers)

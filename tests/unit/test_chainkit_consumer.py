@@ -15,7 +15,6 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 from faststream.kafka.annotations import KafkaMessage
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import Column, MetaData, String, Table, insert, select
 from sqlalchemy.exc import DBAPIError
@@ -25,9 +24,9 @@ from chainkit.catalogue import topic_for
 from chainkit.codec import cloudevent_headers
 from chainkit.consumer import FetchPacer, is_transient
 from chainkit.runtime import Ctx, ServiceRuntime, ServiceSpec
-from chainkit.settings import Settings
 from migratieketen.v1.arrival_pb2 import ArrivalRejected, ArrivalReport
 from migratieketen.v1.deadletter_pb2 import DeadLetter
+from tests.unit.kit_runtime import kit_runtime
 
 metadata = MetaData()
 seen = Table("seen", metadata, Column("reference", String(40), primary_key=True))
@@ -43,16 +42,8 @@ async def on_report(report: ArrivalReport, ctx: Ctx) -> None:
 @pytest.fixture
 async def runtime(tmp_path: Path) -> AsyncIterator[tuple[ServiceRuntime, InMemorySpanExporter]]:
     spec = ServiceSpec("bvv", "registration", metadata, handlers={ArrivalReport: on_report})
-    runtime = ServiceRuntime(spec, Settings(data_dir=tmp_path, bootstrap_servers="127.0.0.1:9"))
-    exporter = InMemorySpanExporter()
-    runtime.provider.add_span_processor(SimpleSpanProcessor(exporter))
-    await runtime.store.start()
-    try:
-        yield runtime, exporter
-    finally:
-        await runtime.store.close()
-        await runtime.producer.stop()
-        runtime.provider.shutdown()
+    async with kit_runtime(spec, tmp_path) as started:
+        yield started
 
 
 def batch(*references: str) -> KafkaMessage:

@@ -10,16 +10,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 from sqlalchemy import Column, MetaData, String, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chainkit.runtime import Ctx, ServiceRuntime, ServiceSpec
-from chainkit.settings import Settings
 from chainkit.store import Timer
 from migratieketen.v1.arrival_pb2 import ArrivalRejected
+from tests.unit.kit_runtime import kit_runtime
 
 
 def _done(metadata: MetaData) -> Table:
@@ -42,16 +41,8 @@ async def runtime(tmp_path: Path) -> AsyncIterator[tuple[ServiceRuntime, InMemor
     metadata = MetaData()  # a service's tables, once per test
     _done(metadata)
     spec = ServiceSpec("bvv", "registration", metadata, handlers={}, timers={"step": on_step})
-    runtime = ServiceRuntime(spec, Settings(data_dir=tmp_path))
-    exporter = InMemorySpanExporter()
-    runtime.provider.add_span_processor(SimpleSpanProcessor(exporter))
-    await runtime.store.start()
-    try:
-        yield runtime, exporter
-    finally:
-        await runtime.store.close()
-        await runtime.producer.stop()
-        runtime.provider.shutdown()
+    async with kit_runtime(spec, tmp_path) as started:
+        yield started
 
 
 async def test_a_failing_timer_is_parked_alone_and_fired_timers_are_gone(
@@ -129,9 +120,7 @@ async def test_a_services_lock_is_taken_first_in_every_timer_round(tmp_path: Pat
     spec = ServiceSpec(
         "bvv", "registration", MetaData(), handlers={}, timers={"step": step}, lock=lock
     )
-    service = ServiceRuntime(spec, Settings(data_dir=tmp_path))
-    await service.store.start()
-    try:
+    async with kit_runtime(spec, tmp_path) as (service, _):
         async with service.store.begin() as uow:
             await uow.schedule("step", "2600000001", service.clock.now(), b"")
         loop = asyncio.create_task(service.timers.run())
@@ -141,8 +130,4 @@ async def test_a_services_lock_is_taken_first_in_every_timer_round(tmp_path: Pat
             await asyncio.sleep(0.05)
         service.timers.stop()
         await loop
-    finally:
-        await service.store.close()
-        await service.producer.stop()
-        service.provider.shutdown()
     assert calls == ["lock", "step 2600000001"]
