@@ -68,8 +68,9 @@ def where(error: BaseException) -> str:
     return f"{frame.tb_frame.f_code.co_filename}:{frame.tb_lineno}" if frame else "unknown"
 
 
-class _Redo(Exception):
-    """A handler failed in a batch run without savepoints: run the batch with them."""
+class Redo(Exception):
+    """A handler failed in a run without savepoints (a batch, a timer round): run it
+    again with a savepoint per record or timer."""
 
 
 class BatchConsumer:
@@ -97,7 +98,7 @@ class BatchConsumer:
         try:
             try:
                 await self._consume(records, careful=False)
-            except _Redo:
+            except Redo:
                 await self._consume(records, careful=True)
         except Exception as error:
             if is_transient(error):
@@ -172,14 +173,14 @@ class BatchConsumer:
                 await handler(event, self._ctx(uow))
         except PoisonMessage as poison:
             if not careful:
-                raise _Redo from poison
+                raise Redo from poison
             uow.rollback_to(published)
             self._dead_letter(uow, record, headers, poison.code, poison.reason)
         except Exception as error:  # a defect must not stop the chain: park the message
             if is_transient(error):
                 raise
             if not careful:
-                raise _Redo from error
+                raise Redo from error
             uow.rollback_to(published)
             log.error(
                 "%s failed on %s at %s; sent to the dead-letter topic",

@@ -13,7 +13,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
 
 from chainkit.clock import SimClock
-from chainkit.consumer import is_transient, where
+from chainkit.consumer import Redo, is_transient, where
 from chainkit.store import Store, Timer, UnitOfWork
 from chainkit.telemetry import extract, tag_case
 
@@ -64,7 +64,7 @@ class TimerLoop:
                 if due:
                     try:
                         await self._round(due, careful=False)
-                    except _Redo:
+                    except Redo:
                         await self._round(due, careful=True)
                     continue
                 upcoming = await self._store.next_due()
@@ -114,7 +114,7 @@ class TimerLoop:
                 if is_transient(error):
                     raise
                 if not careful:
-                    raise _Redo from error
+                    raise Redo from error
                 uow.rollback_to(published)
                 span.set_status(Status(StatusCode.ERROR, type(error).__name__))
                 log.error(
@@ -124,7 +124,3 @@ class TimerLoop:
                     where(error),
                 )
         return span
-
-
-class _Redo(Exception):
-    """A timer handler failed in a round without savepoints: run it with them."""
