@@ -14,7 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from opentelemetry import trace
 from opentelemetry.trace import Span
-from sqlalchemy import Row, delete, select
+from sqlalchemy import Row
 
 from chainkit.store import Store
 from chainkit.telemetry import V_NUMMER, extract, inject
@@ -65,11 +65,9 @@ class OutboxRelay:
         and each chunk is deleted from the outbox as soon as the broker has confirmed
         it, while the next chunk is on its way: a crash resends at most the two chunks
         in flight, not the whole batch (consumers drop the copies by their event id)."""
-        outbox = self._store.outbox
         async with self._store.engine.connect() as conn:
-            rows = (
-                await conn.execute(select(outbox).order_by(outbox.c.id).limit(self._batch_size))
-            ).all()
+            statement = self._store.statements.pending
+            rows = (await conn.execute(statement, {"pending_limit": self._batch_size})).all()
         in_flight: deque[_Chunk] = deque()
         try:
             for start in range(0, len(rows), self._chunk_size):
@@ -121,9 +119,8 @@ class OutboxRelay:
             for span in chunk.spans:
                 span.end()
             chunk.spans.clear()
-        outbox = self._store.outbox
         async with self._store.write() as conn:
-            await conn.execute(delete(outbox).where(outbox.c.id.in_(chunk.ids)))
+            await conn.execute(self._store.statements.sent, {"sent_ids": chunk.ids})
 
 
 @dataclass

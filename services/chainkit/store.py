@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from chainkit.catalogue import topic_for
 from chainkit.codec import cloudevent_headers
+from chainkit.fastsql import FastEngine
 from chainkit.sqlite import inline_creator
 from chainkit.telemetry import inject_current
 
@@ -196,6 +197,11 @@ class _Statements:
 
     def __init__(self, outbox: Table, inbox: Table, timers: Table) -> None:
         self.outbox = insert(outbox)
+        # The relay: the oldest committed events, and those the broker confirmed.
+        self.pending = (
+            select(outbox).order_by(outbox.c.id).limit(bindparam("pending_limit", type_=Integer))
+        )
+        self.sent = delete(outbox).where(outbox.c.id.in_(bindparam("sent_ids", expanding=True)))
         self.mark_seen = insert(inbox)
         self.seen = select(inbox.c.event_id).where(
             inbox.c.event_id.in_(bindparam("event_ids", expanding=True))
@@ -243,15 +249,24 @@ class Store:
             options_engine: dict[str, Any] = {"async_creator": inline_creator(database)}
         else:
             options_engine = {}
+        if self.is_sqlite:
+            # Connections to a local SQLite file are cheap to keep and costly to open
+            # (a file, pragmas, the schema read): keep enough for a service's concurrent
+            # readers (the gateway answers 32 requests at a time) instead of opening and
+            # closing overflow connections under load.
+            options_engine["pool_size"] = 48
         self.engine: AsyncEngine = create_async_engine(
             url, execution_options=options, **options_engine
         )
         if self.is_sqlite:
+            # Reused statements run straight on the driver (chainkit.fastsql).
+            self.engine = FastEngine(self.engine.sync_engine)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         # SQLite has one writer: serialise this process's transactions instead of
         # letting them fail with "database is locked".
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._writer: AsyncConnection | None = None
         self.outbox_ready = asyncio.Event()
         self.timers_changed = asyncio.Event()
         # Set after every commit: wakes a service's workers instead of polling.
@@ -266,11 +281,14 @@ class Store:
             await conn.run_sync(self.metadata.create_all)
 
     async def close(self) -> None:
+        if self._writer is not None:
+            await self._writer.close()
+            self._writer = None
         await self.engine.dispose()
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[UnitOfWork]:
-        async with self._locked(), self.engine.begin() as conn:
+        async with self._locked(), self._transaction() as conn:
             uow = UnitOfWork(conn, self)
             yield uow
             published = await uow._flush()
@@ -284,8 +302,22 @@ class Store:
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A bare write transaction, for the kit's and a worker's own bookkeeping: wakes
         nobody (a commit through `begin` wakes the relay, the timers and the workers)."""
-        async with self._locked(), self.engine.begin() as conn:
+        async with self._locked(), self._transaction() as conn:
             yield conn
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction. On SQLite (one writer, under the lock) always on the same
+        connection: taking one from the pool and giving it back cost twice the
+        transaction itself."""
+        if not self.is_sqlite:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        if self._writer is None or self._writer.closed or self._writer.invalidated:
+            self._writer = await self.engine.connect()
+        async with self._writer.begin():
+            yield self._writer
 
     @asynccontextmanager
     async def _locked(self) -> AsyncIterator[None]:

@@ -98,6 +98,48 @@ _AUDIT = insert(audit)
 _NATIONAL_OF = select(national_records).where(national_records.c.v_nummer == bindparam("v_nummer"))
 KNOWN = select(requests.c.request_id).where(requests.c.request_id == bindparam("request_id"))
 ACCEPT = insert(requests)
+_NATIONAL_EXISTS = select(national_records.c.id).where(
+    national_records.c.kind == bindparam("kind"),
+    national_records.c.v_nummer == bindparam("v_nummer"),
+    national_records.c.reference == bindparam("reference"),
+)
+_NATIONAL_INSERT = insert(national_records)
+_R = requests.c
+# A pending row is free when nobody holds it, its lease ran out (its claimer died), or
+# this instance holds it but no longer works on it (it restarted, or an answer failed).
+_FREE = (
+    select(_R.request_id)
+    .where(
+        _R.state == PENDING,
+        or_(
+            _R.lease_until.is_(None),
+            _R.lease_until < bindparam("now"),
+            and_(
+                _R.claimed_by == bindparam("instance"),
+                _R.request_id.not_in(bindparam("busy", expanding=True)),
+            ),
+        ),
+    )
+    .order_by(_R.received_at)
+    .limit(bindparam("limit", type_=Integer))
+    .with_for_update(skip_locked=True)
+)
+_CLAIM = (
+    update(requests)
+    .where(_R.request_id.in_(_FREE.scalar_subquery()))
+    .values(claimed_by=bindparam("instance"), lease_until=bindparam("lease_until"))
+    .returning(_R.request_id, _R.request, _R.trace_context, _R.received_at)
+)
+_FINISH = (
+    update(requests)
+    .where(
+        _R.request_id.in_(bindparam("request_ids", expanding=True)),
+        _R.state == PENDING,
+        _R.claimed_by == bindparam("instance"),
+    )
+    .values(state=DONE, answered_at=bindparam("at"), request=b"", lease_until=None)
+    .returning(_R.request_id)
+)
 
 
 async def respond(
@@ -152,22 +194,17 @@ async def claim_pending(
     failed). On PostgreSQL, rows another instance is claiming at this moment are skipped
     (FOR UPDATE SKIP LOCKED); SQLite has one writer at a time."""
     now = time.time()
-    r = requests.c
-    free = select(r.request_id).where(
-        r.state == PENDING,
-        or_(
-            r.lease_until.is_(None),
-            r.lease_until < now,
-            and_(r.claimed_by == instance, r.request_id.not_in(busy)),
-        ),
-    )
-    candidates = free.order_by(r.received_at).limit(limit).with_for_update(skip_locked=True)
     async with store.write() as conn:
         rows = await conn.execute(
-            update(requests)
-            .where(r.request_id.in_(candidates.scalar_subquery()))
-            .values(claimed_by=instance, lease_until=now + lease_seconds)
-            .returning(r.request_id, r.request, r.trace_context, r.received_at)
+            _CLAIM,
+            {
+                "now": now,
+                "instance": instance,
+                # Never empty (request ids are never ""): one statement, reused as is.
+                "busy": [*busy] or [""],
+                "limit": limit,
+                "lease_until": now + lease_seconds,
+            },
         )
         return sorted(rows, key=lambda row: row.received_at)
 
@@ -176,12 +213,8 @@ async def finish(conn: AsyncConnection, instance: str, request_ids: Sequence[str
     """Mark the requests this instance still holds answered, and forget the request
     itself (fingerprint hash, documents); return those marked. One lost to another
     instance after its lease ran out is left to that instance."""
-    r = requests.c
     rows = await conn.execute(
-        update(requests)
-        .where(r.request_id.in_(request_ids), r.state == PENDING, r.claimed_by == instance)
-        .values(state=DONE, answered_at=time.time(), request=b"", lease_until=None)
-        .returning(r.request_id)
+        _FINISH, {"request_ids": list(request_ids), "instance": instance, "at": time.time()}
     )
     return {row.request_id for row in rows}
 
@@ -205,23 +238,20 @@ async def national_of(store: Store, v_nummer: str) -> list[NationalRecord]:
 
 async def store_national(conn: AsyncConnection, record: NationalRecord, request_id: str) -> None:
     """Writes are idempotent: the same registration or alert is stored once."""
-    t = national_records
     exists = await conn.execute(
-        select(t.c.id).where(
-            t.c.kind == record.kind,
-            t.c.v_nummer == record.v_nummer,
-            t.c.reference == record.reference,
-        )
+        _NATIONAL_EXISTS,
+        {"kind": record.kind, "v_nummer": record.v_nummer, "reference": record.reference},
     )
     if exists.first() is None:
         await conn.execute(
-            t.insert().values(
-                system=system_name(record.system),
-                kind=record.kind,
-                v_nummer=record.v_nummer,
-                reference=record.reference,
-                category=record.category,
-                occurred_at=record.occurred_at,
-                request_id=request_id,
-            )
+            _NATIONAL_INSERT,
+            {
+                "system": system_name(record.system),
+                "kind": record.kind,
+                "v_nummer": record.v_nummer,
+                "reference": record.reference,
+                "category": record.category,
+                "occurred_at": record.occurred_at,
+                "request_id": request_id,
+            },
         )

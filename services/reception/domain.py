@@ -258,9 +258,10 @@ def reporting_interval_days(
     return daily if family else weekly
 
 
-def reports(rng: random.Random, miss_share: float) -> bool:
-    """Whether one due report is made (a resident sometimes misses one)."""
-    return rng.random() >= miss_share
+def reports(chance: float, miss_share: float) -> bool:
+    """Whether one due report is made (a resident sometimes misses one), from one
+    uniform draw in [0, 1)."""
+    return chance >= miss_share
 
 
 # How far ahead the reporting duty is drawn: without a miss in this many reports, a
@@ -270,7 +271,7 @@ REPORT_LOOKAHEAD = 104
 
 
 def reports_until_miss(
-    rng_for: Callable[[int], random.Random],
+    chance_for: Callable[[int], float],
     miss_share: float,
     made: int,
     missed_in_a_row: int,
@@ -279,14 +280,14 @@ def reports_until_miss(
 ) -> int | None:
     """How many reports in a row the resident makes from here before missing one (None:
     none missed within `lookahead`), as if drawn one report at a time: report i (from 0)
-    draws `rng_for(made + i)`, the first `rng_for(made + missed_in_a_row)` (the misses in
+    draws `chance_for(made + i)`, the first `chance_for(made + missed_in_a_row)` (the misses in
     a row so far count); a resident who leaves for good (`mob_after` reports made)
     misses every report from then on."""
     for ahead in range(lookahead):
         if mob_after is not None and made + ahead >= mob_after:
             return ahead
         index = made + ahead + (missed_in_a_row if ahead == 0 else 0)
-        if miss_share > 0 and not reports(rng_for(index), miss_share):
+        if miss_share > 0 and not reports(chance_for(index), miss_share):
             return ahead
     return None
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from chainkit.runtime import chance
 from migratieketen.v1.asylum_pb2 import AsylumProcedure
 from migratieketen.v1.outcome_pb2 import Outcome
 from migratieketen.v1.reception_pb2 import LadderStep, LocationType, ReceptionEndReason
@@ -216,8 +217,7 @@ def _one_report_at_a_time(
     missed: list[Miss] = []
     for number in range(1, until + 1):
         stopped = mob_after is not None and made >= mob_after
-        rng = random.Random(f"{seed}|{made + in_a_row}")
-        if not stopped and reports(rng, share):
+        if not stopped and reports(chance(seed, made + in_a_row), share):
             made, in_a_row = made + 1, 0
             continue
         in_a_row += 1
@@ -235,7 +235,7 @@ def _drawn_ahead(
     missed: list[Miss] = []
     while number < until:
         ahead = reports_until_miss(
-            lambda index: random.Random(f"{seed}|{index}"),
+            lambda index: chance(seed, index),
             share,
             made,
             in_a_row,
@@ -272,7 +272,7 @@ def test_reports_drawn_ahead_miss_exactly_where_report_by_report_would(
 
 
 def test_a_resident_who_never_misses_draws_nothing_ahead() -> None:
-    def drawn(index: int) -> random.Random:
+    def drawn(index: int) -> float:
         raise AssertionError(f"report {index} drawn")
 
     assert reports_until_miss(drawn, 0.0, 12, 0, None, 104) is None

@@ -5,7 +5,6 @@ reports, one bed per person, and every figure kept across a restart."""
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +18,7 @@ from sqlalchemy import MetaData, select
 
 from chainkit import deadlines, metrics
 from chainkit.clock import SimClock
-from chainkit.runtime import ServiceRuntime, ServiceSpec
+from chainkit.runtime import ServiceRuntime, ServiceSpec, chance
 from chainkit.settings import Settings
 from chainkit.store import Timer
 from e2e.test_postgres import database  # noqa: F401  (the fixture; skips without PostgreSQL)
@@ -391,7 +390,7 @@ def _report_by_report(seed: str, share: float, limit: int) -> list[tuple[int, in
     made = in_a_row = 0
     missed = []
     for number in range(1, 1000):
-        if random.Random(f"{seed}|{made + in_a_row}").random() >= share:
+        if chance(seed, made + in_a_row) >= share:
             made, in_a_row = made + 1, 0
             continue
         in_a_row += 1
