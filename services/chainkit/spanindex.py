@@ -1,4 +1,5 @@
-"""An index of the span files: V-nummer -> trace ids -> (file, offset, length) of each span.
+"""An index of the span files: V-nummer -> trace ids -> (file, offset, length) of each run
+of adjacent lines of one trace (the exporter writes a batch's spans grouped by trace).
 
 Every service appends its spans as JSON lines to `<trace_dir>/<service>.jsonl`; one SQLite
 file `<trace_dir>/index.sqlite` beside them maps each case to its spans, so looking up one
@@ -152,7 +153,7 @@ class SpanIndex:
                     current = file
                 assert handle is not None
                 handle.seek(offset)
-                yield handle.read(length).decode("utf-8")
+                yield from handle.read(length).decode("utf-8").splitlines()
         finally:
             if handle is not None:
                 handle.close()
@@ -175,12 +176,26 @@ def _insert(db: sqlite3.Connection, name: str, lines: Iterable[Line]) -> None:
     rows = list(lines)
     db.executemany(
         "INSERT INTO spans (trace_id, file, offset, length) VALUES (?, ?, ?, ?)",
-        [(line.trace_id, name, line.offset, line.length) for line in rows],
+        [(trace_id, name, offset, length) for trace_id, offset, length in _runs(rows)],
     )
     db.executemany(
         "INSERT OR IGNORE INTO cases (v_nummer, trace_id) VALUES (?, ?)",
-        [(line.v_nummer, line.trace_id) for line in rows if line.v_nummer],
+        {(line.v_nummer, line.trace_id) for line in rows if line.v_nummer},
     )
+
+
+def _runs(lines: list[Line]) -> Iterator[tuple[str, int, int]]:
+    """Adjacent lines of one trace as one (trace id, offset, length)."""
+    run: list[Line] = []
+    for line in lines:
+        if run and (
+            line.trace_id != run[0].trace_id or line.offset != run[-1].offset + run[-1].length
+        ):
+            yield run[0].trace_id, run[0].offset, run[-1].offset + run[-1].length - run[0].offset
+            run = []
+        run.append(line)
+    if run:
+        yield run[0].trace_id, run[0].offset, run[-1].offset + run[-1].length - run[0].offset
 
 
 def _catch_up(db: sqlite3.Connection, file: Path) -> None:

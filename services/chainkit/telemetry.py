@@ -65,6 +65,9 @@ class JsonLinesSpanExporter(SpanExporter):
                 default=str,
             )
             lines.append((text + "\n", trace_id, str(v_nummer) if v_nummer else None))
+        # A batch's lines are written grouped by trace, so that the index keeps one
+        # entry per trace and batch (a run of adjacent lines) instead of one per span.
+        lines.sort(key=lambda line: line[1])
         with self._lock:
             with self._path.open("ab") as out:
                 start = out.tell()

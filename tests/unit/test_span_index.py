@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -125,3 +126,15 @@ def test_hints_name_the_command_as_it_was_run(
     assert self_command() == "/opt/elsewhere/migratieketen"
     monkeypatch.setattr(sys, "argv", ["/x/chainctl/__main__.py", "run"])
     assert self_command() == f"{sys.executable} -m chainctl"
+
+
+def test_a_trace_exported_in_one_batch_is_one_index_entry(tmp_path: Path) -> None:
+    """The exporter writes a batch grouped by trace: the index keeps one row per run of
+    adjacent lines, not one per span, and a lookup still returns every span."""
+    _run(tmp_path, "asylum", {"2600000001": 6, "2600000002": 4, "2600000003": 5})
+    db = sqlite3.connect(tmp_path / "index.sqlite")
+    assert db.execute("SELECT count(*) FROM spans").fetchone() == (3,)
+    db.close()
+    found = case_traces(tmp_path, "2600000002")
+    assert [len(spans) for spans in found.values()] == [5]
+    assert sorted(s.name for trace in found.values() for s in trace)[-1] == "partner publish"
