@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     insert,
     select,
     update,
@@ -62,6 +63,58 @@ family_links = Table(
     Column("v_nummer", String(10), primary_key=True),
 )
 
+# The statements run for every arrival, built once (the values are parameters; an INSERT
+# or UPDATE without .values() sets the columns its parameters name).
+_ARRIVAL = select(arrivals.c.v_nummer).where(
+    arrivals.c.partner_reference == bindparam("key_partner_reference")
+)
+_ADD_ARRIVAL = insert(arrivals)
+_BY_V_NUMMER = select(persons.c.v_nummer).where(persons.c.v_nummer == bindparam("key_v_nummer"))
+_BY_BIOMETRICS = select(persons.c.v_nummer).where(
+    persons.c.biometric_hash == bindparam("key_biometric_hash")
+)
+_earlier = family_links.alias("earlier")
+_relative = family_links.alias("relative")
+_present = family_links.alias("present")
+# A registered person with these names and birth date who was linked before to someone
+# already registered in this family group.
+_CHILD_IN_FAMILY = (
+    select(persons.c.v_nummer)
+    .join(_earlier, _earlier.c.v_nummer == persons.c.v_nummer)
+    .join(_relative, _relative.c.family_group_id == _earlier.c.family_group_id)
+    .join(
+        _present,
+        and_(
+            _present.c.v_nummer == _relative.c.v_nummer,
+            _present.c.family_group_id == bindparam("key_family_group_id"),
+        ),
+    )
+    .where(
+        persons.c.biographic_key == bindparam("key_biographic_key"),
+        _relative.c.v_nummer != persons.c.v_nummer,
+    )
+    .limit(1)
+)
+_ADD_PERSON = insert(persons)
+_SET_V_NUMMER = update(persons).where(persons.c.sequence == bindparam("key_sequence"))
+_SOURCE_LEVEL = select(persons.c.source_level).where(
+    persons.c.v_nummer == bindparam("key_v_nummer")
+)
+_SET_IDENTITY = update(persons).where(persons.c.v_nummer == bindparam("key_v_nummer"))
+_LINKED = select(family_links.c.v_nummer).where(
+    family_links.c.family_group_id == bindparam("key_family_group_id"),
+    family_links.c.v_nummer == bindparam("key_v_nummer"),
+)
+_ADD_LINK = insert(family_links)
+_FAMILY = (
+    select(family_links.c.v_nummer)
+    .where(
+        family_links.c.family_group_id == bindparam("key_family_group_id"),
+        family_links.c.v_nummer != bindparam("key_v_nummer"),
+    )
+    .order_by(family_links.c.v_nummer)
+)
+
 
 def _report_date(report: ArrivalReport, ctx: Ctx) -> date:
     """The day the partner made its statements (ages are as of that day)."""
@@ -72,9 +125,7 @@ def _report_date(report: ArrivalReport, ctx: Ctx) -> date:
 
 async def on_arrival(report: ArrivalReport, ctx: Ctx) -> None:
     conn = ctx.uow.conn
-    already = await conn.execute(
-        select(arrivals.c.v_nummer).where(arrivals.c.partner_reference == report.partner_reference)
-    )
+    already = await conn.execute(_ARRIVAL, {"key_partner_reference": report.partner_reference})
     if report.partner_reference and already.first() is not None:
         return  # the same report sent twice: one registration
     try:
@@ -104,7 +155,7 @@ async def on_arrival(report: ArrivalReport, ctx: Ctx) -> None:
     if report.family_group_id:
         await _link_family(conn, report.family_group_id, v_nummer)
     await conn.execute(
-        insert(arrivals).values(partner_reference=report.partner_reference, v_nummer=v_nummer)
+        _ADD_ARRIVAL, {"partner_reference": report.partner_reference, "v_nummer": v_nummer}
     )
     tag_case(v_nummer, "registration")
     family = (
@@ -130,9 +181,7 @@ async def _identify(
     """The person this report is about, if the BVV knows them: one person, one V-nummer."""
     if report.v_nummer:
         known = (
-            await conn.execute(
-                select(persons.c.v_nummer).where(persons.c.v_nummer == report.v_nummer)
-            )
+            await conn.execute(_BY_V_NUMMER, {"key_v_nummer": report.v_nummer})
         ).scalar_one_or_none()
         if known is None:
             raise ArrivalRefused("v_nummer", "unknown_v_nummer", "names no registered person")
@@ -140,7 +189,7 @@ async def _identify(
     key = biometric_key(report)
     if key is not None:
         known = (
-            await conn.execute(select(persons.c.v_nummer).where(persons.c.biometric_hash == key))
+            await conn.execute(_BY_BIOMETRICS, {"key_biometric_hash": key})
         ).scalar_one_or_none()
         if known is not None:
             return known, B.IDENTIFICATION_BASIS_BIOMETRICS
@@ -158,22 +207,9 @@ async def _child_linked_to_family(
 ) -> str | None:
     """A registered person with these names and birth date who was linked before to
     someone already registered in this arrival's family group."""
-    earlier = family_links.alias("earlier")
-    relative = family_links.alias("relative")
-    present = family_links.alias("present")
     row = await conn.execute(
-        select(persons.c.v_nummer)
-        .join(earlier, earlier.c.v_nummer == persons.c.v_nummer)
-        .join(relative, relative.c.family_group_id == earlier.c.family_group_id)
-        .join(
-            present,
-            and_(
-                present.c.v_nummer == relative.c.v_nummer,
-                present.c.family_group_id == family_group_id,
-            ),
-        )
-        .where(persons.c.biographic_key == child_key, relative.c.v_nummer != persons.c.v_nummer)
-        .limit(1)
+        _CHILD_IN_FAMILY,
+        {"key_biographic_key": child_key, "key_family_group_id": family_group_id},
     )
     return row.scalar_one_or_none()
 
@@ -181,20 +217,19 @@ async def _child_linked_to_family(
 async def _register(conn: AsyncConnection, report: ArrivalReport, at: float) -> str:
     identity = report.claimed_identity
     result = await conn.execute(
-        insert(persons).values(
-            biometric_hash=biometric_key(report),
-            biographic_key=biographic_key(identity),
-            source_level=identity.source_level,
-            identity=identity.SerializeToString(),
-            registered_at=at,
-        )
+        _ADD_PERSON,
+        {
+            "biometric_hash": biometric_key(report),
+            "biographic_key": biographic_key(identity),
+            "source_level": identity.source_level,
+            "identity": identity.SerializeToString(),
+            "registered_at": at,
+        },
     )
     inserted = result.inserted_primary_key
     assert inserted is not None
     v_nummer = v_nummer_for(inserted[0])
-    await conn.execute(
-        update(persons).where(persons.c.sequence == inserted[0]).values(v_nummer=v_nummer)
-    )
+    await conn.execute(_SET_V_NUMMER, {"key_sequence": inserted[0], "v_nummer": v_nummer})
     return v_nummer
 
 
@@ -202,19 +237,17 @@ async def _update_identity(
     conn: AsyncConnection, v_nummer: str, identity: ClaimedIdentity, ctx: Ctx
 ) -> int:
     """Replace the held identity only by data from a more reliable PIL source."""
-    held = (
-        await conn.execute(select(persons.c.source_level).where(persons.c.v_nummer == v_nummer))
-    ).scalar_one()
+    held = (await conn.execute(_SOURCE_LEVEL, {"key_v_nummer": v_nummer})).scalar_one()
     if not more_reliable(identity.source_level, held):
         return int(held)
     await conn.execute(
-        update(persons)
-        .where(persons.c.v_nummer == v_nummer)
-        .values(
-            source_level=identity.source_level,
-            identity=identity.SerializeToString(),
-            biographic_key=biographic_key(identity),
-        )
+        _SET_IDENTITY,
+        {
+            "key_v_nummer": v_nummer,
+            "source_level": identity.source_level,
+            "identity": identity.SerializeToString(),
+            "biographic_key": biographic_key(identity),
+        },
     )
     ctx.publish(
         IdentityUpdated(
@@ -230,24 +263,15 @@ async def _update_identity(
 
 
 async def _link_family(conn: AsyncConnection, family_group_id: str, v_nummer: str) -> None:
-    linked = await conn.execute(
-        select(family_links.c.v_nummer).where(
-            family_links.c.family_group_id == family_group_id, family_links.c.v_nummer == v_nummer
-        )
-    )
+    key = {"key_family_group_id": family_group_id, "key_v_nummer": v_nummer}
+    linked = await conn.execute(_LINKED, key)
     if linked.first() is None:
-        await conn.execute(
-            insert(family_links).values(family_group_id=family_group_id, v_nummer=v_nummer)
-        )
+        await conn.execute(_ADD_LINK, {"family_group_id": family_group_id, "v_nummer": v_nummer})
 
 
 async def _family_of(conn: AsyncConnection, family_group_id: str, v_nummer: str) -> list[str]:
     rows = await conn.execute(
-        select(family_links.c.v_nummer)
-        .where(
-            family_links.c.family_group_id == family_group_id, family_links.c.v_nummer != v_nummer
-        )
-        .order_by(family_links.c.v_nummer)
+        _FAMILY, {"key_family_group_id": family_group_id, "key_v_nummer": v_nummer}
     )
     return [row.v_nummer for row in rows]
 

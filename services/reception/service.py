@@ -152,6 +152,29 @@ residents = Table(
     Index("ix_residents_waiting", "state", "needed_type", "waiting_since", "v_nummer"),
 )
 
+# The statements run for nearly every event, built once (the values are parameters; an
+# UPDATE without .values() sets the columns its parameters name, an INSERT without
+# .values() the columns its parameters name).
+_LOCK_LADDER = select(ladder.c.id).where(ladder.c.id == 1).with_for_update()
+_LOCATIONS = select(locations).order_by(locations.c.name)
+_STEP = select(ladder.c.step)
+_SET_STEP = update(ladder)
+_RESIDENT = select(residents).where(residents.c.v_nummer == bindparam("key_v_nummer"))
+_ADD_RESIDENT = insert(residents)
+_SET = update(residents).where(residents.c.v_nummer == bindparam("key_v_nummer"))
+_OCCUPY = (
+    update(locations)
+    .where(locations.c.name == bindparam("key_name"))
+    .values(occupancy=locations.c.occupancy + bindparam("delta"))
+)
+# Who waits longest for a place of a type.
+_FIRST_WAITING = (
+    select(residents.c.v_nummer, residents.c.needed_reason)
+    .where(residents.c.state == WAITING, residents.c.needed_type == bindparam("key_needed_type"))
+    .order_by(residents.c.waiting_since, residents.c.v_nummer)
+    .limit(1)
+)
+
 
 async def _lock_ladder(conn: AsyncConnection) -> None:
     """Take the ladder row first (PostgreSQL; SQLite has one writer anyway): every
@@ -160,7 +183,7 @@ async def _lock_ladder(conn: AsyncConnection) -> None:
     residents or the ladder in different orders (no deadlock), and never both place
     someone in the last free place or both admit the same person."""
     if conn.dialect.name != "sqlite":
-        await conn.execute(select(ladder.c.id).where(ladder.c.id == 1).with_for_update())
+        await conn.execute(_LOCK_LADDER)
 
 
 async def sync_locations(runtime: ServiceRuntime) -> None:
@@ -224,7 +247,7 @@ async def occupancy_gauge(runtime: ServiceRuntime) -> None:
 
 
 async def _rows(ctx: Ctx) -> list[Occupied]:
-    rows = await ctx.uow.conn.execute(select(locations).order_by(locations.c.name))
+    rows = await ctx.uow.conn.execute(_LOCATIONS)
     return [
         Occupied(Location(r.name, L.Value(r.type), r.tier, r.capacity, r.raisable), r.occupancy)
         for r in rows
@@ -232,7 +255,7 @@ async def _rows(ctx: Ctx) -> list[Occupied]:
 
 
 async def _step(ctx: Ctx) -> LadderStep.ValueType:
-    step = (await ctx.uow.conn.execute(select(ladder.c.step))).scalar_one()
+    step = (await ctx.uow.conn.execute(_STEP)).scalar_one()
     return LadderStep.ValueType(step)
 
 
@@ -246,7 +269,7 @@ async def _set_step(
 ) -> None:
     raise_share = reception_settings().raise_share
     now = ctx.clock.now()
-    await ctx.uow.conn.execute(update(ladder).values(step=new, changed_at=now.timestamp()))
+    await ctx.uow.conn.execute(_SET_STEP, {"step": new, "changed_at": now.timestamp()})
     ctx.publish(
         LadderChanged(
             step=new,
@@ -260,17 +283,6 @@ async def _set_step(
         ),
         key="coa",
     )
-
-
-# The statements run for nearly every event, built once (the values are parameters; an
-# UPDATE without .values() sets the columns its parameters name).
-_RESIDENT = select(residents).where(residents.c.v_nummer == bindparam("key_v_nummer"))
-_SET = update(residents).where(residents.c.v_nummer == bindparam("key_v_nummer"))
-_OCCUPY = (
-    update(locations)
-    .where(locations.c.name == bindparam("key_name"))
-    .values(occupancy=locations.c.occupancy + bindparam("delta"))
-)
 
 
 async def _resident(ctx: Ctx, v_nummer: str) -> Row[Any] | None:
@@ -364,14 +376,7 @@ async def _place(ctx: Ctx, v_nummer: str, needed: LocationType.ValueType, reason
 
 async def _fill(ctx: Ctx, freed: LocationType.ValueType) -> None:
     """A place of this type came free: the one waiting longest for it gets it."""
-    first = (
-        await ctx.uow.conn.execute(
-            select(residents.c.v_nummer, residents.c.needed_reason)
-            .where(residents.c.state == WAITING, residents.c.needed_type == L.Name(freed))
-            .order_by(residents.c.waiting_since, residents.c.v_nummer)
-            .limit(1)
-        )
-    ).first()
+    first = (await ctx.uow.conn.execute(_FIRST_WAITING, {"key_needed_type": L.Name(freed)})).first()
     if first is not None:
         await _place(ctx, first.v_nummer, freed, first.needed_reason or "")
 
@@ -469,15 +474,17 @@ async def _end(ctx: Ctx, v_nummer: str, reason: ReceptionEndReason.ValueType, de
     values = {"state": ENDED, "ended_at": now.timestamp(), "end_reason": R.Name(reason)}
     if person is None:  # never housed: remember, so a late placement is skipped
         await ctx.uow.conn.execute(
-            insert(residents).values(
-                v_nummer=v_nummer,
-                partner_reference="",
-                family=False,
-                unaccompanied=False,
-                reports_made=0,
-                missed_in_a_row=0,
+            _ADD_RESIDENT,
+            {
+                "v_nummer": v_nummer,
+                "partner_reference": "",
+                "applied": False,  # the column's default, given: the insert runs on the fast path
+                "family": False,
+                "unaccompanied": False,
+                "reports_made": 0,
+                "missed_in_a_row": 0,
                 **values,
-            )
+            },
         )
         return False
     if person.state == ENDED:
@@ -536,16 +543,18 @@ async def _admit(ctx: Ctx, v_nummer: str, ref: str, family: bool, unaccompanied:
     person = await _resident(ctx, v_nummer)
     if person is None:
         await ctx.uow.conn.execute(
-            insert(residents).values(
-                v_nummer=v_nummer,
-                partner_reference=ref,
-                state=KNOWN,
-                family=family,
-                unaccompanied=unaccompanied,
-                reports_made=0,
-                missed_in_a_row=0,
-                mob_after=_mob_after(ctx, v_nummer, ref),
-            )
+            _ADD_RESIDENT,
+            {
+                "v_nummer": v_nummer,
+                "partner_reference": ref,
+                "state": KNOWN,
+                "applied": False,  # the column's default, given: the insert runs on the fast path
+                "family": family,
+                "unaccompanied": unaccompanied,
+                "reports_made": 0,
+                "missed_in_a_row": 0,
+                "mob_after": _mob_after(ctx, v_nummer, ref),
+            },
         )
         person = await _resident(ctx, v_nummer)
         assert person is not None
