@@ -332,6 +332,10 @@ async def on_screening_completed(screened: ScreeningCompleted, ctx: Ctx) -> None
             "subsequent": bool(earlier),
             "crisis_id": crisis.crisis_id if crisis else "",
             "made_at": made.timestamp(),
+            # The columns' defaults given here: an INSERT with a Python-side default
+            # does not take the driver's fast path on SQLite (chainkit.fastsql).
+            "dublin_kind": "",
+            "member_state": "",
             "screening": screened.SerializeToString(),
             "late_days": 0,
             "penalty_eur": 0,

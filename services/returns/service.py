@@ -19,6 +19,7 @@ from sqlalchemy import (
     Row,
     String,
     Table,
+    bindparam,
     func,
     insert,
     select,
@@ -180,17 +181,47 @@ eu_requests = Table(
 )
 
 
+# The hot statements are built once, with bound parameters: on SQLite a reused statement
+# runs straight on the driver (chainkit.fastsql); on PostgreSQL SQLAlchemy finds its
+# compiled form by a cache key computed once. UPDATE sets the columns of the parameters
+# given (one compiled form per set of columns); the WHERE binds are named key_*.
+_CASE = select(return_cases).where(return_cases.c.v_nummer == bindparam("key_v"))
+_UPDATE_CASE = update(return_cases).where(return_cases.c.v_nummer == bindparam("key_v"))
+_ADD_CASE = insert(return_cases)
+_DETENTION_IN_USE = (
+    select(func.count()).select_from(return_cases).where(return_cases.c.detained.is_(True))
+)
+# A place was freed: the person waiting longest; another instance's pick is skipped.
+_NEXT_WAITING = (
+    select(return_cases)
+    .where(return_cases.c.state == WAITING_DETENTION)
+    .order_by(return_cases.c.due_at, return_cases.c.v_nummer)
+    .limit(1)
+    .with_for_update(skip_locked=True)
+)
+_PERSON = select(people.c.v_nummer).where(people.c.v_nummer == bindparam("key_v"))
+_REFERENCE = select(people.c.partner_reference).where(people.c.v_nummer == bindparam("key_v"))
+_ADD_PERSON = insert(people)
+_ADD_REQUEST = insert(eu_requests)
+_REQUEST = select(eu_requests).where(eu_requests.c.request_id == bindparam("key_id"))
+_WAITING_REQUEST = select(eu_requests).where(
+    eu_requests.c.request_id == bindparam("key_id"), eu_requests.c.state == WAITING
+)
+_UPDATE_REQUEST = update(eu_requests).where(eu_requests.c.request_id == bindparam("key_id"))
+
+
 async def _ask(ctx: Ctx, request: CheckRequest, attempt: int) -> None:
     await ctx.uow.conn.execute(
-        insert(eu_requests).values(
-            request_id=request.request_id,
-            v_nummer=request.v_nummer,
-            operation=CheckOperation.Name(request.operation),
-            attempt=attempt,
-            request=request.SerializeToString(),
-            state=WAITING,
-            requested_at=from_timestamp(request.requested_at).timestamp(),
-        )
+        _ADD_REQUEST,
+        {
+            "request_id": request.request_id,
+            "v_nummer": request.v_nummer,
+            "operation": CheckOperation.Name(request.operation),
+            "attempt": attempt,
+            "request": request.SerializeToString(),
+            "state": WAITING,
+            "requested_at": from_timestamp(request.requested_at).timestamp(),
+        },
     )
     ctx.publish(request, key=request.v_nummer)
 
@@ -203,32 +234,22 @@ async def _record(
 
 
 async def _case(ctx: Ctx, v_nummer: str) -> Row[Any] | None:
-    result = await ctx.uow.conn.execute(
-        select(return_cases).where(return_cases.c.v_nummer == v_nummer)
-    )
+    result = await ctx.uow.conn.execute(_CASE, {"key_v": v_nummer})
     return result.first()
 
 
 async def _update(ctx: Ctx, v_nummer: str, **values: object) -> None:
-    await ctx.uow.conn.execute(
-        update(return_cases).where(return_cases.c.v_nummer == v_nummer).values(**values)
-    )
+    await ctx.uow.conn.execute(_UPDATE_CASE, {"key_v": v_nummer, **values})
 
 
 async def _detention_in_use(ctx: Ctx) -> int:
-    count = await ctx.uow.conn.execute(
-        select(func.count()).select_from(return_cases).where(return_cases.c.detained.is_(True))
-    )
+    count = await ctx.uow.conn.execute(_DETENTION_IN_USE)
     return int(count.scalar_one())
 
 
 async def _plan(ctx: Ctx, v_nummer: str, drawn: Plan) -> Plan:
     cfg = returns_settings()
-    ref = (
-        await ctx.uow.conn.execute(
-            select(people.c.partner_reference).where(people.c.v_nummer == v_nummer)
-        )
-    ).scalar_one_or_none()
+    ref = (await ctx.uow.conn.execute(_REFERENCE, {"key_v": v_nummer})).scalar_one_or_none()
     return planted(drawn, load_fixtures(cfg.fixtures).find(v_nummer, ref or ""), cfg)
 
 
@@ -290,7 +311,7 @@ async def _open(
         "outcome": None,
     }
     if existing is None:
-        await ctx.uow.conn.execute(insert(return_cases).values(v_nummer=v_nummer, **values))
+        await ctx.uow.conn.execute(_ADD_CASE, {"v_nummer": v_nummer, **values})
     else:
         await _update(ctx, v_nummer, **values)
     ctx.publish(
@@ -439,15 +460,7 @@ async def _detain(ctx: Ctx, case: Row[Any]) -> None:
 async def _detain_next(ctx: Ctx) -> None:
     """A place was freed: the person waiting longest (the earliest end of the departure
     period) is detained. Another instance detaining someone at this moment is skipped."""
-    waiting = (
-        await ctx.uow.conn.execute(
-            select(return_cases)
-            .where(return_cases.c.state == WAITING_DETENTION)
-            .order_by(return_cases.c.due_at, return_cases.c.v_nummer)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-    ).first()
+    waiting = (await ctx.uow.conn.execute(_NEXT_WAITING)).first()
     if waiting is not None:
         await _detain(ctx, waiting)
 
@@ -519,15 +532,14 @@ async def on_relocate(timer: Timer, ctx: Ctx) -> None:
 
 
 async def on_registered(registered: PersonRegistered, ctx: Ctx) -> None:
-    known = await ctx.uow.conn.execute(
-        select(people.c.v_nummer).where(people.c.v_nummer == registered.v_nummer)
-    )
+    known = await ctx.uow.conn.execute(_PERSON, {"key_v": registered.v_nummer})
     if known.first() is None:
         await ctx.uow.conn.execute(
-            insert(people).values(
-                v_nummer=registered.v_nummer,
-                partner_reference=registered.arrival.partner_reference,
-            )
+            _ADD_PERSON,
+            {
+                "v_nummer": registered.v_nummer,
+                "partner_reference": registered.arrival.partner_reference,
+            },
         )
 
 
@@ -630,21 +642,22 @@ async def on_reception_ended(ended: ReceptionEnded, ctx: Ctx) -> None:
     if case is None:
         now = ctx.clock.now().timestamp()
         await ctx.uow.conn.execute(
-            insert(return_cases).values(
-                v_nummer=ended.v_nummer,
-                track=T.Name(T.RETURN_TRACK_UNSPECIFIED),
-                ground="MOB",
-                state=OPEN,
-                destination_member_state="",
-                application_id="",
-                opened_at=now,
-                due_at=now,
-                period_days=0,
-                plan_outcome=Oc.Name(Oc.OUTCOME_ABSCONDED),
-                plan_detention=False,
-                plan_removal_days=0,
-                detained=False,
-            )
+            _ADD_CASE,
+            {
+                "v_nummer": ended.v_nummer,
+                "track": T.Name(T.RETURN_TRACK_UNSPECIFIED),
+                "ground": "MOB",
+                "state": OPEN,
+                "destination_member_state": "",
+                "application_id": "",
+                "opened_at": now,
+                "due_at": now,
+                "period_days": 0,
+                "plan_outcome": Oc.Name(Oc.OUTCOME_ABSCONDED),
+                "plan_detention": False,
+                "plan_removal_days": 0,
+                "detained": False,
+            },
         )
         case = await _case(ctx, ended.v_nummer)
     # Anyone not held in detention can leave: a removal without detention fails too.
@@ -656,20 +669,18 @@ async def on_check_result(result: CheckResult, ctx: Ctx) -> None:
     """Note the Europaloket's answer; ask again later when the system was unavailable."""
     if result.partner != Partner.PARTNER_DTENV:
         return  # an answer to another partner
-    row = (
-        await ctx.uow.conn.execute(
-            select(eu_requests).where(
-                eu_requests.c.request_id == result.request_id, eu_requests.c.state == WAITING
-            )
-        )
-    ).first()
+    row = (await ctx.uow.conn.execute(_WAITING_REQUEST, {"key_id": result.request_id})).first()
     if row is None:
         return
     reference = next((a.recorded_reference for a in result.answers if a.recorded_reference), "")
     await ctx.uow.conn.execute(
-        update(eu_requests)
-        .where(eu_requests.c.request_id == result.request_id)
-        .values(state=ANSWERED, status=CheckStatus.Name(result.status), reference=reference)
+        _UPDATE_REQUEST,
+        {
+            "key_id": result.request_id,
+            "state": ANSWERED,
+            "status": CheckStatus.Name(result.status),
+            "reference": reference,
+        },
     )
     wait = retry_eu_request(result.status, row.attempt)
     if wait is not None:
@@ -677,11 +688,7 @@ async def on_check_result(result: CheckResult, ctx: Ctx) -> None:
 
 
 async def on_eu_retry(timer: Timer, ctx: Ctx) -> None:
-    row = (
-        await ctx.uow.conn.execute(
-            select(eu_requests).where(eu_requests.c.request_id == timer.payload.decode())
-        )
-    ).first()
+    row = (await ctx.uow.conn.execute(_REQUEST, {"key_id": timer.payload.decode()})).first()
     if row is None:
         return
     request = CheckRequest.FromString(row.request)
