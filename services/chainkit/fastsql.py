@@ -8,7 +8,8 @@ statement object is executed here, it is compiled for SQLite once per set of par
 names and from then on runs on the service's sqlite3 connection in the same transaction.
 
 Only what runs the same either way takes this path: plain column types (integer, float,
-string, text, binary, boolean), no Python-side column defaults, no renamed parameters.
+string, text, binary, boolean), Python-side column defaults that are constants, no
+renamed parameters.
 A read outside a transaction (a connection from `engine.connect()`) runs in SQLite's
 autocommit mode instead of an opened and rolled-back transaction: the same snapshot
 for one statement. Anything else, a statement seen once, an empty `IN` list and every
@@ -50,13 +51,18 @@ class _Plan:
         compiled = statement.compile(dialect=dialect, column_keys=list(keys))
         if not isinstance(compiled, SQLCompiler):
             raise _Unsuited
-        if (
-            compiled.insert_prefetch
-            or compiled.update_prefetch
-            or compiled.escaped_bind_names
-            or compiled.positiontup is None
-        ):
+        if compiled.escaped_bind_names or compiled.positiontup is None:
             raise _Unsuited
+        # Python-side column defaults a statement leaves to SQLAlchemy: a constant is
+        # written in as a fixed value; one computed per row keeps SQLAlchemy.
+        defaults: dict[str, Any] = {}
+        for filled, default in [
+            *((c, c.default) for c in compiled.insert_prefetch),
+            *((c, c.onupdate) for c in compiled.update_prefetch),
+        ]:
+            if default is None or not default.is_scalar:
+                raise _Unsuited
+            defaults[filled.key] = default.arg  # type: ignore[attr-defined]
         self.sql: str = compiled.string
         # Each positional parameter: its name and, for a value written into the
         # statement (a literal in a WHERE), that value.
@@ -68,7 +74,10 @@ class _Plan:
                 raise _Unsuited
             if bind.expanding:
                 self.expanding.append(name)
-            binds.append((name, None if bind.required else bind.value))
+            if name in defaults:
+                binds.append((name, defaults[name]))
+            else:
+                binds.append((name, None if bind.required else bind.value))
         self.binds = tuple(binds)
         columns = compiled._result_columns or []
         for column in columns:

@@ -4,7 +4,6 @@ by a timeout, retries with backoff and a circuit breaker per system."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import random
@@ -221,6 +220,14 @@ class Gateway:
     def __init__(self, settings: Callable[[], GatewaySettings]) -> None:
         self._settings = settings
         self._setup: _Setup | None = None
+        # A request was accepted (or an answer failed) since the last claim found it:
+        # without it, and with fewer rows pending than this instance could take, a
+        # commit (an answer, another event) is no reason to claim again.
+        self._new_work = True
+
+    def accepted(self) -> None:
+        """A pending request was stored: claim at the next wake."""
+        self._new_work = True
 
     async def start(self, runtime: ServiceRuntime) -> None:
         """Take the settings and read the fixture file; a bad one stops the service."""
@@ -251,12 +258,14 @@ class Gateway:
         instance = runtime.settings.instance_of(runtime.spec.name)
         commits = _GroupCommit(runtime, instance)
         busy: set[str] = set()
+        more = True  # rows may be pending beyond what this instance holds
         async with asyncio.TaskGroup() as group:
             while not runtime.stopping.is_set():
                 runtime.store.committed.clear()
                 free = config.concurrency - len(busy)
                 rows = []
-                if free:
+                if free and (more or self._new_work):
+                    asked, self._new_work = self._new_work, False
                     try:
                         rows = await claim_pending(
                             runtime.store,
@@ -269,14 +278,23 @@ class Gateway:
                         if not is_transient(error):
                             raise
                         log.warning("claiming requests failed: database unavailable")
+                        self._new_work = True
+                    more = len(rows) == free
+                    if asked and not rows:
+                        # On PostgreSQL the request's transaction may not have committed
+                        # yet: look again at the next wake (its commit is one).
+                        self._new_work = True
                 for row in rows:
                     busy.add(row.request_id)
                     task = self._serve(runtime, consultant, population, commits, row, busy)
                     group.create_task(task)
                 # A commit (a new pending request, or an answer freeing a slot) wakes
-                # the loop; polling is only the fallback.
-                with contextlib.suppress(TimeoutError):
+                # the loop; polling is the fallback, and finds what no commit here
+                # announced (another instance's requests, a lease run out).
+                try:
                     await asyncio.wait_for(runtime.store.committed.wait(), config.poll_ms / 1000)
+                except TimeoutError:
+                    more = True
 
     async def _serve(
         self,
@@ -295,6 +313,7 @@ class Gateway:
             level = logging.WARNING if is_transient(error) else logging.ERROR
             log.log(level, "answering a request failed with %s; retrying", type(error).__name__)
             await asyncio.sleep(1.0)
+            self._new_work = True
         finally:
             busy.discard(row.request_id)
 

@@ -69,6 +69,7 @@ async def on_check_request(request: CheckRequest, ctx: Ctx) -> None:
             "answered_at": None,
         },
     )
+    gateway.accepted()
 
 
 gateway = Gateway(lambda: GatewaySettings.from_environment(os.environ))
