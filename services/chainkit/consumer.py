@@ -83,15 +83,24 @@ class BatchConsumer:
         tracer: trace.Tracer,
         ctx: Callable[[UnitOfWork], Ctx],
         pacer: FetchPacer | None = None,
+        current: Callable[[], KafkaMessage] | None = None,
     ) -> None:
         self._spec = spec
         self._store = store
         self._tracer = tracer
         self._ctx = ctx
         self._pacer = pacer
+        self._current = current
 
-    async def on_batch(self, bodies: list[bytes], message: KafkaMessage) -> None:
-        """A failing database fails the batch, which is then redelivered."""
+    async def on_batch(self, bodies: list[bytes]) -> None:
+        """FastStream's handler. The batch's records are taken from FastStream's context
+        (`current`): a `message: KafkaMessage` parameter is resolved by FastDepends in a
+        worker thread, a thread hand-over per batch."""
+        assert self._current is not None, "on_batch needs FastStream's current message"
+        await self.handle(self._current())
+
+    async def handle(self, message: KafkaMessage) -> None:
+        """One batch. A failing database fails the batch, which is then redelivered."""
         records = cast(tuple[ConsumerRecord, ...], message.raw_message)
         if self._pacer is not None:
             self._pacer.batch(getattr(message, "consumer", None))

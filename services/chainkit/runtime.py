@@ -166,7 +166,15 @@ class ServiceRuntime:
         self.pacer = FetchPacer(
             settings.fetch_max_wait_ms, settings.idle_fetch_max_wait_ms, settings.idle_after_seconds
         )
-        self.consumer = BatchConsumer(spec, self.store, self.tracer, self.ctx, self.pacer)
+        self.consumer = BatchConsumer(
+            spec,
+            self.store,
+            self.tracer,
+            self.ctx,
+            self.pacer,
+            # Read per batch: the application replaces the broker's context when it starts.
+            current=lambda: self.broker.context.get_local("message"),
+        )
         subscriber(self.consumer.on_batch)
         self.subscriber = subscriber
         self.producer = AIOKafkaProducer(

@@ -79,7 +79,7 @@ async def test_a_handler_defect_parks_only_its_record(
 ) -> None:
     service, spans = runtime
     records = batch("GOOD-1", "BAD", "GOOD-2")
-    await service.consumer.on_batch([], records)
+    await service.consumer.handle(records)
 
     assert sorted(r.reference for r in await rows(service, seen)) == ["GOOD-1", "GOOD-2"]
     outbox = await rows(service, service.store.outbox)
@@ -95,7 +95,7 @@ async def test_a_handler_defect_parks_only_its_record(
     consumed = [s for s in spans.get_finished_spans() if s.name.endswith(" process")]
     assert len(consumed) == 3, "one span per record: the rolled-back first run left none"
 
-    await service.consumer.on_batch([], records)  # redelivered
+    await service.consumer.handle(records)  # redelivered
     assert len(await rows(service, service.store.outbox)) == 3, "no second effect"
 
 
