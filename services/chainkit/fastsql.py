@@ -35,6 +35,7 @@ from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import Boolean, Float, Integer, LargeBinary, NullType, String
 
 _PLAIN = (Integer, Float, String, LargeBinary, Boolean, NullType)
+_REQUIRED = object()
 _POSTCOMPILE = "__[POSTCOMPILE_{}]"
 
 
@@ -65,7 +66,8 @@ class _Plan:
             defaults[filled.key] = default.arg  # type: ignore[attr-defined]
         self.sql: str = compiled.string
         # Each positional parameter: its name and, for a value written into the
-        # statement (a literal in a WHERE), that value.
+        # statement (a literal in a WHERE, a constant default), that value; _REQUIRED
+        # for one the caller must give (missing, SQLAlchemy raises its own error).
         binds: list[tuple[str, Any]] = []
         self.expanding: list[str] = []
         for name in compiled.positiontup:
@@ -77,7 +79,7 @@ class _Plan:
             if name in defaults:
                 binds.append((name, defaults[name]))
             else:
-                binds.append((name, None if bind.required else bind.value))
+                binds.append((name, _REQUIRED if bind.required else bind.value))
         self.binds = tuple(binds)
         columns = compiled._result_columns or []
         for column in columns:
@@ -93,7 +95,10 @@ class _Plan:
         self.lastrowid_key = not columns and len(key) == 1 and isinstance(key[0].type, Integer)
 
     def args(self, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
-        values = [params.get(name, fixed) for name, fixed in self.binds]
+        values = [
+            params[name] if fixed is _REQUIRED else params.get(name, fixed)
+            for name, fixed in self.binds
+        ]
         if not self.expanding:
             return self.sql, values
         sql = self.sql

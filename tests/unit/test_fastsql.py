@@ -27,7 +27,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, StatementError
 
 from chainkit import fastsql
 from chainkit.store import Store
@@ -133,6 +133,16 @@ async def test_a_driver_error_is_sqlalchemys_error_and_the_transaction_rolls_bac
     async with store.engine.connect() as conn:
         names = (await conn.execute(select(things.c.name))).scalars().all()
     assert sorted(names) == ["a", "b"]
+
+
+async def test_a_missing_parameter_is_sqlalchemys_error_not_a_null(store: Store) -> None:
+    async with store.begin() as uow:
+        await uow.conn.execute(INSERT, [_row("a"), _row("b")])
+        await uow.conn.execute(MARK, {"n": "a"})
+        await uow.conn.execute(MARK, {"n": "b"})
+        assert _planned(MARK)
+        with pytest.raises(StatementError, match="A value is required for bind parameter 'n'"):
+            await uow.conn.execute(MARK, {})
 
 
 async def test_a_savepoint_rolled_back_undoes_statements_run_on_the_driver(store: Store) -> None:
