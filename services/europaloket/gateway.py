@@ -169,11 +169,14 @@ class _Answer:
 
 class _GroupCommit:
     """Commits answers in one transaction per group: an answer that arrives while a
-    commit runs waits for the next one, which takes every answer waiting by then."""
+    commit runs waits for the next one, which takes every answer waiting by then. The
+    first answer of a group waits `linger` seconds for others (answers come one by one,
+    as the systems reply: without it most groups held one answer)."""
 
-    def __init__(self, runtime: ServiceRuntime, instance: str) -> None:
+    def __init__(self, runtime: ServiceRuntime, instance: str, linger: float = 0.005) -> None:
         self._runtime = runtime
         self._instance = instance
+        self._linger = linger
         self._waiting: list[tuple[_Answer, asyncio.Future[bool]]] = []
         self._committing = False
 
@@ -184,6 +187,7 @@ class _GroupCommit:
         if not self._committing:
             self._committing = True
             try:
+                await asyncio.sleep(self._linger)
                 while self._waiting:
                     group, self._waiting = self._waiting, []
                     try:
