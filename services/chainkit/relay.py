@@ -20,6 +20,8 @@ from chainkit.store import Store
 from chainkit.telemetry import V_NUMMER, extract, inject
 
 log = logging.getLogger(__name__)
+# How long a woken relay waits for more commits before it reads the outbox.
+LINGER_SECONDS = 0.005
 
 
 class OutboxRelay:
@@ -53,6 +55,9 @@ class OutboxRelay:
             if sent < self._batch_size:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._store.outbox_ready.wait(), self._poll)
+                    # Woken by a commit: let the commits of the next few milliseconds
+                    # join it, one read, produce request and delete for all of them.
+                    await asyncio.sleep(LINGER_SECONDS)
         while await self.relay_once():  # drain what was committed before stopping
             pass
 
