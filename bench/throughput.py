@@ -67,29 +67,47 @@ def read_spans(trace_dir: Path) -> dict[str, dict[str, Any]]:
     return spans
 
 
-def hop_latencies(spans: dict[str, dict[str, Any]], after_ns: int = 0) -> dict[str, list[float]]:
+def hop_latencies(
+    spans: dict[str, dict[str, Any]], window: tuple[int, int] | None = None
+) -> dict[str, list[float]]:
     """Real milliseconds from a publish span to the consumer span it caused, per topic
-    (only hops published at or after `after_ns`)."""
+    (only hops published within `window`, if given). The time an event waited in the
+    outbox before the relay sent it is not in it."""
     hops: dict[str, list[float]] = {}
     for span in spans.values():
         parent = spans.get(span["parent_id"] or "")
         if span["name"].endswith(" process") and parent is not None:
-            if parent["start_ns"] < after_ns:
+            if window and not window[0] <= parent["start_ns"] <= window[1]:
                 continue
             gap = (span["start_ns"] - parent["start_ns"]) / 1e6
             hops.setdefault(span["name"].removesuffix(" process"), []).append(gap)
     return hops
 
 
-def warmed_up(spans: dict[str, dict[str, Any]], seconds: float) -> int:
-    """When the chain has handled arrivals for `seconds`: the first arrival's publish
-    plus that. Before it, each service's first fetch after the idle minute waits up to
-    the idle fetch wait (MK_IDLE_FETCH_MAX_WAIT_MS), once per hop."""
-    first = min(
-        (s["start_ns"] for s in spans.values() if s["name"] == "arrival.reported.v1 publish"),
-        default=0,
-    )
-    return first + int(seconds * 1e9)
+def outbox_waits(
+    spans: dict[str, dict[str, Any]], window: tuple[int, int] | None = None
+) -> list[float]:
+    """Real milliseconds from the end of the span that published an event (its handler
+    or timer, ended once its transaction committed) to the relay sending it."""
+    waits = []
+    for span in spans.values():
+        parent = spans.get(span["parent_id"] or "")
+        if span["kind"] == "PRODUCER" and parent is not None and parent["kind"] != "PRODUCER":
+            if window and not window[0] <= span["start_ns"] <= window[1]:
+                continue
+            waits.append((span["start_ns"] - parent["end_ns"]) / 1e6)
+    return waits
+
+
+def steady_window(spans: dict[str, dict[str, Any]], warm_up: float) -> tuple[int, int]:
+    """While arrivals flow: from `warm_up` seconds after the first arrival's publish to
+    the last one's. Before it, each service's first fetch after the idle minute waits
+    up to the idle fetch wait (MK_IDLE_FETCH_MAX_WAIT_MS), once per hop; after it, a
+    service that receives nothing for 2 s goes back to that wait."""
+    arrivals = [s["start_ns"] for s in spans.values() if s["name"] == "arrival.reported.v1 publish"]
+    if not arrivals:
+        return 0, 0
+    return min(arrivals) + int(warm_up * 1e9), max(arrivals)
 
 
 class CpuMeter:
@@ -248,10 +266,11 @@ def main() -> None:
         f"({', '.join(f'{n} {c / args.idle_seconds:.3f}' for n, c in idle.items())})"
     )
     print("peak RSS, MB: " + ", ".join(f"{n} {m:.0f}" for n, m in rss.items()))
-    steady = hop_latencies(spans, warmed_up(spans, args.warm_up_seconds))
+    window = steady_window(spans, args.warm_up_seconds)
+    steady = hop_latencies(spans, window)
     print(
         "hop latency, real ms (publish -> consume): p50 / p95 / p99, and p99 of the hops "
-        f"published after the first {args.warm_up_seconds:g} s of arrivals"
+        f"published while arrivals flowed, from {args.warm_up_seconds:g} s after the first"
     )
     for hop, values in sorted(hop_latencies(spans).items()):
         later = steady.get(hop, [])
@@ -260,6 +279,12 @@ def main() -> None:
             f" {percentile(values, 0.99):7.1f}"
             + (f"  | {percentile(later, 0.99):7.1f}" if later else "  |       -")
         )
+    waits, steady_waits = outbox_waits(spans), outbox_waits(spans, window)
+    print(
+        f"  {'(outbox: commit -> relay sends)':36s} {percentile(waits, 0.5):7.1f}"
+        f" {percentile(waits, 0.95):7.1f} {percentile(waits, 0.99):7.1f}"
+        + (f"  | {percentile(steady_waits, 0.99):7.1f}" if steady_waits else "  |       -")
+    )
 
 
 if __name__ == "__main__":
