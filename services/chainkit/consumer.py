@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from chainkit.runtime import Ctx, ServiceSpec
 
 log = logging.getLogger("chainkit")
+# How long a failed batch waits before it is given back for redelivery.
+REDELIVERY_PAUSE_SECONDS = 1.0
 
 
 def is_transient(error: BaseException) -> bool:
@@ -110,9 +112,18 @@ class BatchConsumer:
             except Redo:
                 await self._consume(records, careful=True)
         except Exception as error:
+            # The batch is redelivered. A defect outside the handlers (the kit's own)
+            # fails it again at once: wait as for an outage, so it does not spin.
             if is_transient(error):
                 log.warning("transient failure; %d messages will be redelivered", len(records))
-                await asyncio.sleep(1.0)
+            else:
+                log.error(
+                    "%s at %s; %d messages will be redelivered",
+                    type(error).__name__,
+                    where(error),
+                    len(records),
+                )
+            await asyncio.sleep(REDELIVERY_PAUSE_SECONDS)
             raise
 
     async def _consume(self, records: tuple[ConsumerRecord, ...], careful: bool) -> None:

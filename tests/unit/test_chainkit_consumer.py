@@ -20,6 +20,7 @@ from sqlalchemy import Column, MetaData, String, Table, insert, select
 from sqlalchemy.exc import DBAPIError
 
 from chainctl.broker import EmbeddedBroker
+from chainkit import consumer
 from chainkit.catalogue import topic_for
 from chainkit.codec import cloudevent_headers
 from chainkit.consumer import FetchPacer, is_transient
@@ -136,3 +137,31 @@ async def test_the_fetch_pacer_waits_long_only_while_the_service_is_idle() -> No
             assert (pacer.idle, fetcher._fetch_max_wait_ms) == (False, 50)
         finally:
             await consumer.stop()
+
+
+async def test_a_defect_outside_the_handlers_waits_before_the_batch_is_redelivered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kit defect fails every delivery of the batch the same way: each failure waits
+    before giving the batch back, so a redelivery loop cannot spin at full speed."""
+
+    async def broken_lock(_conn: object) -> None:
+        raise RuntimeError("a defect in the service's lock")
+
+    own = MetaData()  # the runtime adds its kit tables to it
+    seen.to_metadata(own)
+    spec = ServiceSpec(
+        "bvv", "registration", own, handlers={ArrivalReport: on_report}, lock=broken_lock
+    )
+    paused: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        paused.append(seconds)
+
+    monkeypatch.setattr(asyncio, "sleep", sleep)
+    async with kit_runtime(spec, tmp_path) as (service, _):
+        for _ in range(2):
+            with pytest.raises(RuntimeError, match="lock"):
+                await service.consumer.handle(batch("GOOD-1"))
+        assert await rows(service, seen) == []
+    assert paused == [consumer.REDELIVERY_PAUSE_SECONDS] * 2
