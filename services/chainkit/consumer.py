@@ -84,8 +84,8 @@ class BatchConsumer:
         store: Store,
         tracer: trace.Tracer,
         ctx: Callable[[UnitOfWork], Ctx],
-        pacer: FetchPacer | None = None,
-        current: Callable[[], KafkaMessage] | None = None,
+        pacer: FetchPacer | None,
+        current: Callable[[], KafkaMessage],
     ) -> None:
         self._spec = spec
         self._store = store
@@ -98,7 +98,6 @@ class BatchConsumer:
         """FastStream's handler. The batch's records are taken from FastStream's context
         (`current`): a `message: KafkaMessage` parameter is resolved by FastDepends in a
         worker thread, a thread hand-over per batch."""
-        assert self._current is not None, "on_batch needs FastStream's current message"
         await self.handle(self._current())
 
     async def handle(self, message: KafkaMessage) -> None:

@@ -15,7 +15,8 @@ autocommit mode instead of an opened and rolled-back transaction: the same snaps
 for one statement. Anything else, a statement seen once, an empty `IN` list and every
 statement on PostgreSQL go through SQLAlchemy as before, on the same connection and
 transaction.
-Driver errors are raised as SQLAlchemy's (an `IntegrityError` stays an `IntegrityError`).
+Driver errors are raised as SQLAlchemy's (an `IntegrityError` stays an `IntegrityError`),
+their text without the statement's values, as the store's engine does.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from sqlalchemy.sql import ClauseElement, Select
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import Boolean, Float, Integer, LargeBinary, NullType, String
+
+from chainkit.sqlite import InlineConnection
 
 _PLAIN = (Integer, Float, String, LargeBinary, Boolean, NullType)
 _REQUIRED = object()
@@ -239,8 +242,9 @@ def _plan_for(statement: ClauseElement, keys: tuple[str, ...], dialect: Dialect)
 
 
 class FastConnection(AsyncConnection):
-    """An AsyncConnection that runs reused statements on SQLite straight on the driver
-    (see the module's docstring); everything else is SQLAlchemy's own."""
+    """A connection of a SQLite store (chainkit.sqlite's inline connection underneath)
+    that runs reused statements straight on the driver (see the module's docstring);
+    everything else is SQLAlchemy's own."""
 
     async def execute(
         self,
@@ -249,7 +253,7 @@ class FastConnection(AsyncConnection):
         *,
         execution_options: Any = None,
     ) -> Any:
-        if execution_options is None and self.dialect.name == "sqlite":
+        if execution_options is None:
             fast = self._fast(statement, parameters)
             if fast is not None:
                 return fast
@@ -282,8 +286,9 @@ class FastConnection(AsyncConnection):
     def _driver(self) -> sqlite3.Connection:
         sync = self.sync_connection
         assert sync is not None
-        raw: sqlite3.Connection = sync.connection.driver_connection._conn  # type: ignore[union-attr]
-        return raw
+        inline = sync.connection.driver_connection
+        assert isinstance(inline, InlineConnection)
+        return inline.driver
 
     def _run(self, plan: _Plan, sql: str, args: list[Any], params: Any) -> FastResult:
         try:
@@ -291,7 +296,7 @@ class FastConnection(AsyncConnection):
             rows = plan.rows(cursor) if plan.row is not None else []
         except sqlite3.Error as error:
             raise exc.DBAPIError.instance(
-                sql, params, error, sqlite3.Error, dialect=self.dialect
+                sql, params, error, sqlite3.Error, hide_parameters=True, dialect=self.dialect
             ) from error
         lastrowid = cursor.lastrowid if plan.lastrowid_key else None
         result = FastResult(rows, cursor.rowcount, lastrowid)
@@ -303,7 +308,13 @@ class FastConnection(AsyncConnection):
             cursor = self._driver().executemany(sql, args)
         except sqlite3.Error as error:
             raise exc.DBAPIError.instance(
-                sql, params, error, sqlite3.Error, dialect=self.dialect, ismulti=True
+                sql,
+                params,
+                error,
+                sqlite3.Error,
+                hide_parameters=True,
+                dialect=self.dialect,
+                ismulti=True,
             ) from error
         result = FastResult([], cursor.rowcount, None)
         cursor.close()

@@ -186,16 +186,17 @@ def _insert(db: sqlite3.Connection, name: str, lines: Iterable[Line]) -> None:
 
 def _runs(lines: list[Line]) -> Iterator[tuple[str, int, int]]:
     """Adjacent lines of one trace as one (trace id, offset, length)."""
-    run: list[Line] = []
+    start: Line | None = None
+    end = 0
     for line in lines:
-        if run and (
-            line.trace_id != run[0].trace_id or line.offset != run[-1].offset + run[-1].length
-        ):
-            yield run[0].trace_id, run[0].offset, run[-1].offset + run[-1].length - run[0].offset
-            run = []
-        run.append(line)
-    if run:
-        yield run[0].trace_id, run[0].offset, run[-1].offset + run[-1].length - run[0].offset
+        if start is not None and (line.trace_id != start.trace_id or line.offset != end):
+            yield start.trace_id, start.offset, end - start.offset
+            start = None
+        if start is None:
+            start = line
+        end = line.offset + line.length
+    if start is not None:
+        yield start.trace_id, start.offset, end - start.offset
 
 
 def _catch_up(db: sqlite3.Connection, file: Path) -> None:

@@ -88,6 +88,11 @@ class InlineConnection:
         self._tx = _Immediate()
 
     @property
+    def driver(self) -> sqlite3.Connection:
+        """The sqlite3 connection itself (chainkit.fastsql runs statements on it)."""
+        return self._conn
+
+    @property
     def isolation_level(self) -> str | None:
         return self._conn.isolation_level
 

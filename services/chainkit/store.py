@@ -241,28 +241,28 @@ class Store:
         self.statements = _Statements(self.outbox, self.inbox, self.timers)
         self.is_sqlite = url.startswith("sqlite")
         options: dict[str, object] = {}
-        if not self.is_sqlite:
-            # Each service owns its own schema in a shared PostgreSQL database.
-            options["schema_translate_map"] = {None: service}
+        options_engine: dict[str, Any] = {}
         if self.is_sqlite:
             database = make_url(url).database or ":memory:"
-            options_engine: dict[str, Any] = {"async_creator": inline_creator(database)}
-        else:
-            options_engine = {}
-        if self.is_sqlite:
+            options_engine["async_creator"] = inline_creator(database)
             # Connections to a local SQLite file are cheap to keep and costly to open
             # (a file, pragmas, the schema read): keep enough for a service's concurrent
             # readers (the gateway answers 32 requests at a time) instead of opening and
             # closing overflow connections under load.
             options_engine["pool_size"] = 48
-        self.engine: AsyncEngine = create_async_engine(
-            url, execution_options=options, **options_engine
+        else:
+            # Each service owns its own schema in a shared PostgreSQL database.
+            options["schema_translate_map"] = {None: service}
+        # An error's text never carries a statement's values (names, fingerprint hashes).
+        engine = create_async_engine(
+            url, execution_options=options, hide_parameters=True, **options_engine
         )
         if self.is_sqlite:
             # Reused statements run straight on the driver (chainkit.fastsql).
-            self.engine = FastEngine(self.engine.sync_engine)
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
+            engine = FastEngine(engine.sync_engine)
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        self.engine: AsyncEngine = engine
         # SQLite has one writer: serialise this process's transactions instead of
         # letting them fail with "database is locked".
         self._write_lock = asyncio.Lock() if self.is_sqlite else None

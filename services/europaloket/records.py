@@ -105,8 +105,7 @@ _NATIONAL_EXISTS = select(national_records.c.id).where(
 )
 _NATIONAL_INSERT = insert(national_records)
 _R = requests.c
-# A pending row is free when nobody holds it, its lease ran out (its claimer died), or
-# this instance holds it but no longer works on it (it restarted, or an answer failed).
+# The rows claim_pending may take (its docstring says when a row is free).
 _FREE = (
     select(_R.request_id)
     .where(
