@@ -1,8 +1,14 @@
 """A bare FastStream relay, the yardstick for the chain's CPU per event: N messages
-through H hops (batch subscriber, publish_batch without confirmation), no database, no
-outbox, no inbox, no tracing. Run by bench/throughput.py on the same broker; it
-prints the events relayed and the CPU seconds they cost (its own and the broker's,
-counted once every consumer has joined).
+through H hops, no database, no outbox, no inbox, no tracing. Two kinds:
+
+- `message` (the default, the relay issue 9 measured): a plain subscriber per hop that
+  is handed one message at a time and publishes it on, without waiting for the
+  broker's confirmation;
+- `batch`: a batch subscriber per hop that publishes each batch with one
+  `publish_batch`, without confirmation (the least a Python relay can do per event).
+
+Run by bench/throughput.py on the same broker; it prints the events relayed and the CPU
+seconds they cost (its own and the broker's, counted once every consumer has joined).
 
     .venv/bin/python bench/bare_relay.py --bootstrap-servers 127.0.0.1:9092 --messages 1000
 """
@@ -14,6 +20,7 @@ import asyncio
 import logging
 import os
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -26,7 +33,7 @@ def _cpu_seconds(pid: int) -> float:
 
 
 async def relay(
-    bootstrap: str, messages: int, hops: int, fetch_max_wait_ms: int, broker_pid: int
+    bootstrap: str, messages: int, hops: int, fetch_max_wait_ms: int, broker_pid: int, kind: str
 ) -> tuple[int, float]:
     """Relay `messages` through `hops` hops once every consumer has joined (a first
     message went all the way); return the events and the CPU seconds they cost, this
@@ -50,37 +57,56 @@ async def relay(
     arrived, wanted = 0, 1
     done = asyncio.Event()
 
+    batch = kind == "batch"
+
+    def subscribe(topic: str, group: str, handler: Callable[..., Awaitable[None]]) -> None:
+        if batch:
+            broker.subscriber(
+                topic,
+                group_id=group,
+                batch=True,
+                max_records=200,
+                batch_timeout_ms=fetch_max_wait_ms,
+                fetch_max_wait_ms=fetch_max_wait_ms,
+                auto_offset_reset="earliest",
+            )(handler)
+        else:
+            broker.subscriber(
+                topic,
+                group_id=group,
+                fetch_max_wait_ms=fetch_max_wait_ms,
+                auto_offset_reset="earliest",
+            )(handler)
+
     def hop(target: str) -> None:
-        async def forward(bodies: list[bytes]) -> None:
+        async def forward_batch(bodies: list[bytes]) -> None:
             await broker.publish_batch(*bodies, topic=target, no_confirm=True)
 
-        broker.subscriber(
+        async def forward(body: bytes) -> None:
+            await broker.publish(body, topic=target, no_confirm=True)
+
+        subscribe(
             names[names.index(target) - 1],
-            group_id=f"bare-{run}-{target}",
-            batch=True,
-            max_records=200,
-            batch_timeout_ms=fetch_max_wait_ms,
-            fetch_max_wait_ms=fetch_max_wait_ms,
-            auto_offset_reset="earliest",
-        )(forward)
+            f"bare-{run}-{target}",
+            forward_batch if batch else forward,
+        )
 
     for target in names[1:]:
         hop(target)
 
-    @broker.subscriber(
-        names[-1],
-        group_id=f"bare-{run}-end",
-        batch=True,
-        max_records=200,
-        batch_timeout_ms=fetch_max_wait_ms,
-        fetch_max_wait_ms=fetch_max_wait_ms,
-        auto_offset_reset="earliest",
-    )
-    async def end(bodies: list[bytes]) -> None:
+    def arrive(relayed: int) -> None:
         nonlocal arrived
-        arrived += len(bodies)
+        arrived += relayed
         if arrived >= wanted:
             done.set()
+
+    async def end_batch(bodies: list[bytes]) -> None:
+        arrive(len(bodies))
+
+    async def end(body: bytes) -> None:
+        arrive(1)
+
+    subscribe(names[-1], f"bare-{run}-end", end_batch if batch else end)
 
     async with broker:
         await broker.start()
@@ -105,6 +131,7 @@ def main() -> None:
     parser.add_argument("--hops", type=int, default=3)
     parser.add_argument("--fetch-max-wait-ms", type=int, default=25)
     parser.add_argument("--broker-pid", type=int, required=True, help="to read its CPU")
+    parser.add_argument("--kind", choices=("message", "batch"), default="message")
     args = parser.parse_args()
     events, cpu = asyncio.run(
         relay(
@@ -113,6 +140,7 @@ def main() -> None:
             args.hops,
             args.fetch_max_wait_ms,
             args.broker_pid,
+            args.kind,
         )
     )
     print(events, cpu, flush=True)

@@ -8,7 +8,8 @@ Starts the embedded broker and the six services exactly as `migratieketen run` d
 - hop latency p50/p95/p99 per topic (publish span to consumer span),
 - peak RSS per process,
 - the CPU per event of a bare FastStream relay over the same number of events on the
-  same broker, and the chain's CPU per event against it.
+  same broker (handed one message at a time, and in batches), and the chain's CPU per
+  event against each.
 
 CPU is read from /proc (user + system seconds), not wall time: the numbers hold on a
 shared machine. A benchmark prints numbers; it asserts nothing.
@@ -158,9 +159,11 @@ async def run_cases(args: argparse.Namespace, chain: Chain, bootstrap: str, data
     return watch.book
 
 
-def bare_relay(bootstrap: str, events: int, hops: int, broker_pid: int) -> tuple[int, float]:
-    """Run bench/bare_relay.py on the broker; return the events it relayed and the CPU
-    seconds they cost, its own and the broker's."""
+def bare_relay(
+    bootstrap: str, events: int, hops: int, broker_pid: int, kind: str
+) -> tuple[int, float]:
+    """Run bench/bare_relay.py (`kind`: message or batch) on the broker; return the
+    events it relayed and the CPU seconds they cost, its own and the broker's."""
     done = subprocess.run(
         [
             sys.executable,
@@ -173,6 +176,8 @@ def bare_relay(bootstrap: str, events: int, hops: int, broker_pid: int) -> tuple
             str(hops),
             "--broker-pid",
             str(broker_pid),
+            "--kind",
+            kind,
         ],
         capture_output=True,
         text=True,
@@ -226,7 +231,10 @@ def main() -> None:
         time.sleep(1.0)  # the last spans are written on shutdown
         spans = read_spans(data / "traces")
         events = sum(1 for span in spans.values() if span["kind"] == "PRODUCER")
-        bare_events, bare_cpu = bare_relay(broker.bootstrap_servers, events, 3, broker_pid)
+        bare = {
+            kind: bare_relay(broker.bootstrap_servers, events, 3, broker_pid, kind)
+            for kind in ("message", "batch")
+        }
     elapsed = book.counts["elapsed_ms"] / 1000
     settled = len(book.outcomes) + len(book.rejected)
     total = sum(busy.values())
@@ -254,13 +262,18 @@ def main() -> None:
         )
     )
     chain_per_event = 1000 * total / max(events, 1)
-    bare_per_event = 1000 * bare_cpu / max(bare_events, 1)
     print(f"events published (producer spans) {events}: {chain_per_event:.2f} ms CPU per event")
-    print(
-        f"bare FastStream relay, same broker, {bare_events} events through 3 hops: "
-        f"{bare_per_event:.3f} ms CPU per event, broker included; "
-        f"chain / bare = {chain_per_event / max(bare_per_event, 1e-9):.1f}x"
-    )
+    print("bare FastStream relay, same broker, same events through 3 hops, broker included:")
+    for kind, label in (
+        ("message", "a message at a time, no confirm (issue 9's yardstick)"),
+        ("batch", "in batches, publish_batch, no confirm"),
+    ):
+        bare_events, bare_cpu = bare[kind]
+        bare_per_event = 1000 * bare_cpu / max(bare_events, 1)
+        print(
+            f"  {label:55s} {bare_per_event:.3f} ms CPU per event; "
+            f"chain / bare = {chain_per_event / max(bare_per_event, 1e-9):.1f}x"
+        )
     print(
         f"idle chain: {sum(idle.values()) / args.idle_seconds:.3f} cores "
         f"({', '.join(f'{n} {c / args.idle_seconds:.3f}' for n, c in idle.items())})"

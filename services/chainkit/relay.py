@@ -17,7 +17,7 @@ from opentelemetry.trace import Span
 from sqlalchemy import Row
 
 from chainkit.store import Store
-from chainkit.telemetry import V_NUMMER, extract, inject
+from chainkit.telemetry import V_NUMMER, extract, inject_span
 
 log = logging.getLogger(__name__)
 # How long a woken relay waits for more commits before it reads the outbox.
@@ -105,7 +105,7 @@ class OutboxRelay:
                 kind=trace.SpanKind.PRODUCER,
                 attributes=attributes,
             )
-            headers.update(inject(trace.set_span_in_context(span)))
+            headers.update(inject_span(span))
             chunk.spans.append(span)
             chunk.futures.append(
                 await self._producer.send(

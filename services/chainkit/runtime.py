@@ -4,6 +4,7 @@ FastStream, and owns their life cycle."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import logging
 import random
@@ -238,6 +239,7 @@ class ServiceRuntime:
             ),
             *(asyncio.create_task(worker(self)) for worker in self.spec.workers),
         ]
+        gc.freeze()  # start-up's objects (modules, tables, compiled statements) stay
         ready = self.settings.data_dir / "ready"
         ready.mkdir(parents=True, exist_ok=True)
         (ready / (self.settings.instance or self.spec.name)).write_text(str(time.time()))
@@ -267,4 +269,6 @@ def run(spec: ServiceSpec) -> None:
     async def main() -> None:
         await ServiceRuntime(spec, settings).app.run()
 
+    _, middle, oldest = gc.get_threshold()
+    gc.set_threshold(settings.gc_gen0_threshold, middle, oldest)
     asyncio.run(main())

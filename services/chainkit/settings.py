@@ -76,6 +76,11 @@ class Settings(KafkaAuthSettings):
         validation_alias=AliasChoices("MK_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
     )
     log_level: str = "WARNING"
+    # Objects allocated before the first record are frozen out of the garbage collector
+    # (gc.freeze) and the youngest generation is collected every this many allocations
+    # (Python's default is 700): a burst keeps tens of thousands of spans and rows alive
+    # at once, and each collection walked them over and over.
+    gc_gen0_threshold: int = Field(default=20_000, ge=100)
     # A Prometheus endpoint for this service's metrics (chainkit.metrics); off when unset.
     # `migratieketen run` gives each service its own port, counting up from this one.
     metrics_port: int | None = Field(default=None, ge=1, le=65535)

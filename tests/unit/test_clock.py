@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
 import types
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
 import chainkit.clock
 from chainkit.clock import DAY, SimClock, from_timestamp, timestamp
@@ -92,3 +94,15 @@ def test_rejects_non_positive_seconds_per_day(seconds_per_day: float) -> None:
 def test_timestamp_round_trip() -> None:
     moment = datetime(2026, 6, 12, 13, 14, 15, 123000, tzinfo=UTC)
     assert from_timestamp(timestamp(moment)) == moment
+
+
+def test_timestamp_is_what_protobuf_makes_of_the_moment() -> None:
+    rng = random.Random(11)
+    zones = [UTC, None, timezone(timedelta(hours=-11, minutes=-30)), timezone(timedelta(hours=14))]
+    for _ in range(5_000):
+        moment = datetime.fromtimestamp(rng.uniform(-3e9, 6e9), UTC)
+        zone = rng.choice(zones)
+        moment = moment.replace(tzinfo=None) if zone is None else moment.astimezone(zone)
+        expected = Timestamp()
+        expected.FromDatetime(moment)
+        assert timestamp(moment) == expected, moment

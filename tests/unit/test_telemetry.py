@@ -1,12 +1,26 @@
-"""The kit's tracing keeps every span of a burst: a surge must not thin out traces."""
+"""The kit's tracing: every span of a burst is kept (a surge must not thin out traces),
+span lines hold what the trace CLI reads, and trace context travels as the SDK's W3C
+propagator would carry it."""
 
 from __future__ import annotations
 
+import json
+import random
 from pathlib import Path
 
 from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import (
+    INVALID_SPAN_CONTEXT,
+    NonRecordingSpan,
+    SpanContext,
+    TraceFlags,
+    TraceState,
+)
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from chainkit.telemetry import setup_telemetry
+from chainkit.telemetry import V_NUMMER, extract, inject_current, inject_span, setup_telemetry
 
 
 def test_a_burst_of_spans_is_exported_whole(tmp_path: Path) -> None:
@@ -23,3 +37,80 @@ def test_a_burst_of_spans_is_exported_whole(tmp_path: Path) -> None:
     provider.shutdown()
     lines = (tmp_path / "screening.jsonl").read_text().splitlines()
     assert len(lines) == burst
+
+
+def test_span_lines_are_json_with_every_field(tmp_path: Path) -> None:
+    provider = setup_telemetry("screening", tmp_path)
+    tracer = provider.get_tracer("test")
+    with (
+        tracer.start_as_current_span("root") as root,
+        tracer.start_as_current_span(
+            "child", attributes={V_NUMMER: "2600000001", "codes": ("a", "b"), "n": 3}
+        ),
+    ):
+        pass
+    provider.shutdown()
+    child, parent = (json.loads(line) for line in (tmp_path / "screening.jsonl").open())
+    context = root.get_span_context()
+    assert parent["parent_id"] is None
+    assert child["parent_id"] == f"{context.span_id:016x}"
+    assert child["trace_id"] == parent["trace_id"] == f"{context.trace_id:032x}"
+    assert child["service"] == "screening"
+    assert child["kind"] == "INTERNAL" and child["status"] == "UNSET"
+    assert child["attributes"] == {V_NUMMER: "2600000001", "codes": ["a", "b"], "n": 3}
+    assert child["start_ns"] <= child["end_ns"]
+
+
+_SDK = TraceContextTextMapPropagator()
+
+
+def _parent(context: Context) -> SpanContext:
+    return trace.get_current_span(context).get_span_context()
+
+
+def test_a_traceparent_is_read_as_the_sdk_reads_it() -> None:
+    rng = random.Random(7)
+    headers: list[dict[str, str]] = [
+        {"traceparent": f"00-{rng.getrandbits(128):032x}-{rng.getrandbits(64):016x}-{f:02x}"}
+        for f in (0, 1, 3, 255)
+        for _ in range(20)
+    ]
+    headers += [
+        {},
+        {"traceparent": ""},
+        {"traceparent": "00-" + "0" * 32 + "-00f067aa0ba902b7-01"},  # invalid trace id
+        {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-" + "0" * 16 + "-01"},
+        {"traceparent": "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"},
+        {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra"},
+        {"traceparent": "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra"},
+        {"traceparent": "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+        {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01"},
+        {
+            "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "tracestate": "vendor=value,other=x",
+        },
+    ]
+    for carrier in headers:
+        ours, sdk = _parent(extract(carrier)), _parent(_SDK.extract(carrier))
+        assert ours == sdk, carrier
+        assert (ours.is_remote, ours.trace_flags, ours.trace_state) == (
+            sdk.is_remote,
+            sdk.trace_flags,
+            sdk.trace_state,
+        ), carrier
+
+
+def test_a_traceparent_is_written_as_the_sdk_writes_it(tmp_path: Path) -> None:
+    tracer = TracerProvider().get_tracer("test")
+    state = TraceState([("vendor", "value")])
+    remote = SpanContext(1, 2, is_remote=True, trace_flags=TraceFlags(1), trace_state=state)
+    for span in (
+        tracer.start_span("local"),
+        tracer.start_span("child", context=trace.set_span_in_context(NonRecordingSpan(remote))),
+        NonRecordingSpan(INVALID_SPAN_CONTEXT),
+    ):
+        sdk: dict[str, str] = {}
+        _SDK.inject(sdk, context=trace.set_span_in_context(span))
+        assert inject_span(span) == sdk
+        with trace.use_span(span):
+            assert inject_current() == sdk
