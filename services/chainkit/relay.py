@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from aiokafka import AIOKafkaProducer
 from opentelemetry import trace
 from opentelemetry.trace import Span
@@ -91,7 +91,7 @@ class OutboxRelay:
     async def _send(self, rows: Sequence[Row[Any]]) -> _Chunk:
         chunk = _Chunk([row.id for row in rows])
         for row in rows:
-            headers: dict[str, str] = json.loads(row.headers)
+            headers: dict[str, str] = orjson.loads(row.headers)
             attributes = {
                 "messaging.system": "kafka",
                 "messaging.destination.name": row.topic,

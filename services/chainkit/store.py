@@ -9,7 +9,6 @@ together with the trace context of the step that set them.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from google.protobuf.message import Message
 from sqlalchemy import (
     BigInteger,
@@ -144,7 +144,7 @@ class UnitOfWork:
                 "topic": topic.name,
                 "key": key_bytes,
                 "value": message.SerializeToString(),
-                "headers": json.dumps(headers),
+                "headers": orjson.dumps(headers).decode(),
                 "created_at": time.time(),
             }
         )
@@ -156,7 +156,7 @@ class UnitOfWork:
     async def schedule_many(self, timers: list[tuple[str, str, datetime, bytes]]) -> None:
         """Store several timers (kind, V-nummer, due, payload) in one statement."""
         self.scheduled = True
-        context = json.dumps(inject_current())
+        context = orjson.dumps(inject_current()).decode()
         await self.conn.execute(
             self.store.statements.schedule,
             [
@@ -339,7 +339,7 @@ class Store:
                     v_nummer=r.v_nummer,
                     due_at=datetime.fromtimestamp(r.due_at, UTC),
                     payload=r.payload,
-                    trace_context=json.loads(r.trace_context),
+                    trace_context=orjson.loads(r.trace_context),
                 )
                 for r in rows
             ]

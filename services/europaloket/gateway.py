@@ -4,7 +4,6 @@ by a timeout, retries with backoff and a circuit breaker per system."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import time
@@ -12,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from opentelemetry import trace
 from opentelemetry.trace import Span
 
@@ -330,7 +330,7 @@ class Gateway:
         row: Any,
     ) -> None:
         request = CheckRequest.FromString(row.request)
-        context = extract(json.loads(row.trace_context))
+        context = extract(orjson.loads(row.trace_context))
         span = runtime.tracer.start_span("europaloket answer", context=context)
         try:
             with trace.use_span(span, end_on_exit=False):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
+import orjson
 from opentelemetry import trace
 
 from chainkit.codec import PoisonMessage
@@ -64,7 +64,7 @@ async def on_check_request(request: CheckRequest, ctx: Ctx) -> None:
             "v_nummer": request.v_nummer,
             "state": PENDING,
             "request": request.SerializeToString(),
-            "trace_context": json.dumps(inject_current()),
+            "trace_context": orjson.dumps(inject_current()).decode(),
             "received_at": now,
             "answered_at": None,
         },
