@@ -15,7 +15,7 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from sqlalchemy import MetaData, select
+from sqlalchemy import MetaData, create_engine, event, select
 
 from chainkit.clock import SimClock
 from chainkit.codec import PoisonMessage
@@ -24,6 +24,7 @@ from chainkit.settings import Settings
 from europaloket.domain import DATA_SYSTEMS, Consult
 from europaloket.gateway import Consultant, Gateway
 from europaloket.records import (
+    CLAIM,
     audit,
     claim_pending,
     finish,
@@ -446,3 +447,23 @@ async def test_an_instance_takes_back_at_once_what_it_held_before_a_restart(gw: 
     # Restarted under the same instance name: nothing is busy, its own claim is free.
     assert len(await claim_pending(store, "gateway-a", set(), 10, lease_seconds=60)) == 1
     assert await claim_pending(store, "gateway-b", set(), 10, lease_seconds=60) == []
+
+
+def test_a_claim_walks_the_pending_requests_by_index_oldest_first() -> None:
+    """In a surge thousands of requests wait: a claim stops at its limit instead of
+    reading and sorting every pending row each time (a temporary B-tree)."""
+    engine = create_engine("sqlite://")
+    metadata.create_all(engine)
+    executed: list[tuple[str, Any]] = []
+    event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda _conn, _cursor, sql, parameters, *_: executed.append((sql, parameters)),
+    )
+    with engine.begin() as conn:
+        claim = {"busy": ["req-0"], "now": 0.0, "instance": "a", "limit": 10, "lease_until": 1.0}
+        conn.execute(CLAIM, claim)
+        sql, parameters = executed[-1]
+        plan = [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", parameters)]
+    assert any("ix_requests_pending" in step for step in plan), plan
+    assert not any("TEMP B-TREE" in step for step in plan), plan
