@@ -122,7 +122,7 @@ def setup_telemetry(
 
 
 # A W3C traceparent of version 00 as this kit and the SDK's propagator write it. Parsed
-# and formatted here for the common case (about three a case's event: stored, sent,
+# and formatted here for the common case (about three times per event: stored, sent,
 # received), in a third of the propagator's time; anything else goes to the propagator.
 _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _INVALID_TRACE_ID = "0" * 32
