@@ -45,7 +45,7 @@ from chainkit.catalogue import topic_for
 from chainkit.codec import cloudevent_headers
 from chainkit.fastsql import FastEngine
 from chainkit.sqlite import inline_creator
-from chainkit.telemetry import inject_current
+from chainkit.telemetry import inject_current, load_context, stored_context
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -156,7 +156,7 @@ class UnitOfWork:
     async def schedule_many(self, timers: list[tuple[str, str, datetime, bytes]]) -> None:
         """Store several timers (kind, V-nummer, due, payload) in one statement."""
         self.scheduled = True
-        context = orjson.dumps(inject_current()).decode()
+        context = stored_context()
         await self.conn.execute(
             self.store.statements.schedule,
             [
@@ -339,7 +339,7 @@ class Store:
                     v_nummer=r.v_nummer,
                     due_at=datetime.fromtimestamp(r.due_at, UTC),
                     payload=r.payload,
-                    trace_context=orjson.loads(r.trace_context),
+                    trace_context=load_context(r.trace_context),
                 )
                 for r in rows
             ]

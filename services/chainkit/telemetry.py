@@ -134,6 +134,18 @@ def inject_current() -> dict[str, str]:
     return _carrier(trace.get_current_span().get_span_context())
 
 
+def stored_context() -> str:
+    """The current trace context as the text a row keeps (a timer, a pending request),
+    so that work done later continues the same trace."""
+    return orjson.dumps(inject_current()).decode()
+
+
+def load_context(stored: str) -> dict[str, str]:
+    """A trace context kept by `stored_context`, as headers `extract` reads."""
+    carrier: dict[str, str] = orjson.loads(stored)
+    return carrier
+
+
 def inject_span(span: Span) -> dict[str, str]:
     """The W3C trace context that makes `span` the parent."""
     return _carrier(span.get_span_context())

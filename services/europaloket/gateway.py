@@ -11,14 +11,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from opentelemetry import trace
 from opentelemetry.trace import Span
 
 from chainkit.consumer import is_transient
 from chainkit.pact import limits
 from chainkit.runtime import ServiceRuntime
-from chainkit.telemetry import STAGE, V_NUMMER, extract
+from chainkit.telemetry import STAGE, V_NUMMER, extract, load_context
 from europaloket.domain import (
     DATA_SYSTEMS,
     Consult,
@@ -330,7 +329,7 @@ class Gateway:
         row: Any,
     ) -> None:
         request = CheckRequest.FromString(row.request)
-        context = extract(orjson.loads(row.trace_context))
+        context = extract(load_context(row.trace_context))
         span = runtime.tracer.start_span("europaloket answer", context=context)
         try:
             with trace.use_span(span, end_on_exit=False):

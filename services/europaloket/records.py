@@ -21,7 +21,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     insert,
-    literal_column,
     or_,
     select,
     text,
@@ -43,6 +42,9 @@ from migratieketen.v1.europaloket_pb2 import (
 )
 
 PENDING, DONE = "pending", "done"
+# Written out in SQL, not bound: the partial index below is defined by it, and a plan
+# made before a bound value is known (PostgreSQL's generic plans) could not use it.
+_IS_PENDING = f"state = '{PENDING}'"
 
 metadata = MetaData()
 # Requests the gateway accepted. A pending row is work for the workers and survives a
@@ -69,8 +71,8 @@ requests = Table(
     Index(
         "ix_requests_pending",
         "received_at",
-        sqlite_where=text(f"state = '{PENDING}'"),
-        postgresql_where=text(f"state = '{PENDING}'"),
+        sqlite_where=text(_IS_PENDING),
+        postgresql_where=text(_IS_PENDING),
     ),
 )
 # The access log eu-LISA requires, one row per request: who, when, why, which systems,
@@ -123,9 +125,7 @@ _R = requests.c
 _FREE = (
     select(_R.request_id)
     .where(
-        # Written out, not bound: a plan made before the value is known (PostgreSQL's
-        # generic plans) can still use the partial index.
-        _R.state == literal_column(f"'{PENDING}'"),
+        text(_IS_PENDING),
         or_(
             _R.lease_until.is_(None),
             _R.lease_until < bindparam("now"),

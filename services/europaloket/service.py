@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import time
 
-import orjson
 from opentelemetry import trace
 
 from chainkit.codec import PoisonMessage
 from chainkit.runtime import Ctx, ServiceSpec
-from chainkit.telemetry import inject_current
+from chainkit.telemetry import stored_context
 from europaloket.domain import Denied, denied_answers, operation_name, operation_of, plan
 from europaloket.gateway import STAGE_NAME, Gateway
 from europaloket.records import ACCEPT, DONE, KNOWN, PENDING, metadata, respond
@@ -64,7 +63,7 @@ async def on_check_request(request: CheckRequest, ctx: Ctx) -> None:
             "v_nummer": request.v_nummer,
             "state": PENDING,
             "request": request.SerializeToString(),
-            "trace_context": orjson.dumps(inject_current()).decode(),
+            "trace_context": stored_context(),
             "received_at": now,
             "answered_at": None,
         },
