@@ -13,13 +13,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from google.protobuf.message import Message
 
-from chainctl.watch import CoaTally
+from chainctl.watch import CoaTally, observer
 from chainkit.catalogue import topic_for, topics
 from chainkit.codec import PoisonMessage, decode, header_dict
-from chainkit.kafka_security import client_args
 from migratieketen.v1.arrival_pb2 import ArrivalReport
 from migratieketen.v1.deadline_pb2 import DeadlineEvent, DeadlineState
 from migratieketen.v1.ind_pb2 import (
@@ -235,14 +234,7 @@ class BoardReader:
     def __init__(self, bootstrap_servers: str, topic_names: list[str]) -> None:
         self.board = Board()
         self.topic_names = topic_names
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
-            **client_args(),
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=100,
-        )
+        self._consumer = observer(bootstrap_servers)
 
     async def start(self) -> None:
         await self._consumer.start()
