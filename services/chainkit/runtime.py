@@ -91,11 +91,28 @@ class Ctx:
         source: for a draw made many times per event (seeding a Random costs 5 µs)."""
         return chance(self.settings.seed, *parts)
 
+    def chances(self, *parts: object) -> Callable[[object], float]:
+        """`chances(*parts)(last)` is `chance(*parts, last)`, for a series of draws that
+        differ only in their last part (the first parts are hashed once)."""
+        return chances(self.settings.seed, *parts)
+
 
 def chance(*parts: object) -> float:
     """A uniform draw in [0, 1) fixed by `parts` (a hash, not a random source)."""
     digest = hashlib.blake2b("|".join(str(p) for p in parts).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64
+
+
+def chances(*parts: object) -> Callable[[object], float]:
+    """The draws `chance(*parts, last)` for any `last`, with `parts` hashed once."""
+    prefix = hashlib.blake2b("".join(f"{p}|" for p in parts).encode(), digest_size=8)
+
+    def draw(last: object) -> float:
+        digest = prefix.copy()
+        digest.update(str(last).encode())
+        return int.from_bytes(digest.digest(), "big") / 2**64
+
+    return draw
 
 
 Handler = Callable[[Any, Ctx], Awaitable[None]]

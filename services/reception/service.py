@@ -395,7 +395,7 @@ def _ahead(ctx: Ctx, v_nummer: str, made: int, in_a_row: int, mob_after: int | N
     """Reports the resident makes from here before the next miss (None: none within the
     look-ahead), drawn with the same random source per report as one at a time."""
     return reports_until_miss(
-        lambda index: ctx.chance("report", v_nummer, index),
+        ctx.chances("report", v_nummer),
         reception_settings().miss_share,
         made,
         in_a_row,
