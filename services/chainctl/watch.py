@@ -69,13 +69,14 @@ COA_DTENV_WATCHED = (
     TransferExpired,
 )
 
-# An observer (this watcher, the console's board) reads many topics of 12 partitions.
-# The embedded broker's work per fetch grows with the partitions it covers, and it
-# answers a fetch after waiting (half) the fetch's wait: at a 50 ms wait, following 20
-# topics while 500 records a second flowed cost the broker a third of a core; at 500 ms,
-# a tenth of that. An observer can wait. (No fetch_min_bytes: above one byte the embedded
-# broker re-reads every partition until the bytes are there, and an observer asking for
-# 64 KiB once missed 3 of 12,200 outcomes in a 12,200-case run.)
+# An observer (this watcher, the console's board) reads many topics (23 and 10), and a
+# fetch covers every partition of them. The embedded broker's work per fetch grows with
+# the partitions it covers, and it answers a fetch after (half) the fetch's wait: at a
+# 50 ms wait, following 20 topics (3 partitions each, as `migratieketen run` creates
+# them) while 500 records a second flowed cost the broker a third of a core; at 500 ms,
+# a fifth of that. An observer can wait. (No fetch_min_bytes: above one byte the
+# embedded broker re-reads every partition until the bytes are there, and an observer
+# asking for 64 KiB once missed 3 of 12,200 outcomes in a 12,200-case run.)
 OBSERVER_FETCH_WAIT_MS = 500
 
 

@@ -9,7 +9,7 @@ import hashlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -99,20 +99,29 @@ class Ctx:
 
 def chance(*parts: object) -> float:
     """A uniform draw in [0, 1) fixed by `parts` (a hash, not a random source)."""
-    digest = hashlib.blake2b("|".join(str(p) for p in parts).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
+    *head, last = parts or ("",)
+    return _unit(hashlib.blake2b((_prefix(head) + str(last)).encode(), digest_size=8))
 
 
 def chances(*parts: object) -> Callable[[object], float]:
     """The draws `chance(*parts, last)` for any `last`, with `parts` hashed once."""
-    prefix = hashlib.blake2b("".join(f"{p}|" for p in parts).encode(), digest_size=8)
+    prefix = hashlib.blake2b(_prefix(parts).encode(), digest_size=8)
 
     def draw(last: object) -> float:
         digest = prefix.copy()
         digest.update(str(last).encode())
-        return int.from_bytes(digest.digest(), "big") / 2**64
+        return _unit(digest)
 
     return draw
+
+
+def _prefix(parts: Iterable[object]) -> str:
+    """What a draw hashes before its last part: every other part and a `|` after each."""
+    return "".join(str(p) + "|" for p in parts)
+
+
+def _unit(digest: Any) -> float:
+    return int.from_bytes(digest.digest(), "big") / 2**64
 
 
 Handler = Callable[[Any, Ctx], Awaitable[None]]
