@@ -28,7 +28,9 @@ async def test_twenty_arrivals_each_reach_an_outcome_in_one_trace(
     assert len(set(v_nummers)) == 20, "twenty different people got twenty V-nummers"
     referrals = {book.screened[v].referral for v in v_nummers}
     assert referrals == {Referral.REFERRAL_ASYLUM, Referral.REFERRAL_RETURN}
-    assert not [d for d in book.dead_letters if d.topic != "arrival.reported.v1"]
+    # Only this test's cases: the chain is shared, and other tests park poison on purpose.
+    ours = {*v_nummers, *(r.partner_reference for r in reports)}
+    assert not [d for d in book.dead_letters if d.key in ours and d.topic != "arrival.reported.v1"]
 
     # At this fast clock some screenings hit their limit: each then ends in time and
     # says exactly which check was not done and why, and the breach is an event.

@@ -1,4 +1,5 @@
-"""Batch consumption: one transaction and one offset commit for a whole batch of records.
+"""Batch consumption: one transaction for a whole batch of records, offsets committed at
+most once per `commit_interval_ms` (`OffsetCommits`).
 
 Each record gets its own consumer span. A batch first runs without savepoints (two
 statements fewer per record); if a handler fails on a record, the transaction is rolled
@@ -14,11 +15,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from aiokafka.structs import ConsumerRecord
+from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata, TopicPartition
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
@@ -86,6 +88,7 @@ class BatchConsumer:
         ctx: Callable[[UnitOfWork], Ctx],
         pacer: FetchPacer | None,
         current: Callable[[], KafkaMessage],
+        commits: OffsetCommits | None = None,
     ) -> None:
         self._spec = spec
         self._store = store
@@ -93,6 +96,7 @@ class BatchConsumer:
         self._ctx = ctx
         self._pacer = pacer
         self._current = current
+        self.commits = commits if commits is not None else OffsetCommits(0.0)
 
     async def on_batch(self, bodies: list[bytes]) -> None:
         """FastStream's handler. The batch's records are taken from FastStream's context
@@ -103,13 +107,15 @@ class BatchConsumer:
     async def handle(self, message: KafkaMessage) -> None:
         """One batch. A failing database fails the batch, which is then redelivered."""
         records = cast(tuple[ConsumerRecord, ...], message.raw_message)
+        kafka_consumer = getattr(message, "consumer", None)
         if self._pacer is not None:
-            self._pacer.batch(getattr(message, "consumer", None))
+            self._pacer.batch(kafka_consumer)
         try:
             try:
                 await self._consume(records, careful=False)
             except Redo:
                 await self._consume(records, careful=True)
+            self.commits.handled(records, kafka_consumer)
         except Exception as error:
             # The batch is redelivered. A defect outside the handlers (the kit's own)
             # fails it again at once: wait as for an outage, so it does not spin.
@@ -123,6 +129,10 @@ class BatchConsumer:
                     len(records),
                 )
             await asyncio.sleep(REDELIVERY_PAUSE_SECONDS)
+            # Rewind every partition of the batch to its first record (FastStream's nack).
+            nack = getattr(message, "nack", None)
+            if nack is not None:
+                await nack()
             raise
 
     async def _consume(self, records: tuple[ConsumerRecord, ...], careful: bool) -> None:
@@ -245,6 +255,75 @@ class BatchConsumer:
             },
         )
         log.warning("dead-lettered a message from %s: %s", record.topic, code)
+
+
+class OffsetCommits:
+    """Offsets of handled batches, committed at most once per `interval` seconds.
+
+    Every record is handled in a transaction that also takes its CloudEvents id into the
+    inbox, so a record delivered again (after a crash, a rebalance, a stop between two
+    commits) is dropped there without a second effect: the committed offset only bounds
+    how much is delivered again. A commit after every batch (10-40 records during a
+    surge) was a round trip to the broker each time, 6% of the chain's CPU on the
+    12,200-case run. Only offsets of batches whose transaction committed are committed,
+    never the consumer's position (it runs ahead while a batch is being handled).
+    `interval` 0 commits after every batch.
+    """
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.commits = 0
+        self._pending: dict[TopicPartition, int] = {}
+        self._consumer: Any = None
+        self._last = 0.0
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    def handled(self, records: Sequence[ConsumerRecord], consumer: Any) -> None:
+        """The batch's transaction committed: its offsets are due for the next commit."""
+        if consumer is None or not records:
+            return
+        self._consumer = consumer
+        pending = self._pending
+        for record in records:
+            tp = TopicPartition(record.topic, record.partition)
+            if record.offset >= pending.get(tp, 0):
+                pending[tp] = record.offset + 1
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._commit_later(), name="offset-commits")
+
+    async def _commit_later(self) -> None:
+        delay = self._last + self.interval - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Commit the offsets handled so far (also when the service stops)."""
+        async with self._lock:
+            if not self._pending:
+                return
+            offsets, self._pending = self._pending, {}
+            self._last = time.monotonic()
+            # A partition taken away by a rebalance is the new owner's to commit.
+            assigned = self._consumer.assignment()
+            due = {tp: OffsetAndMetadata(o, "") for tp, o in offsets.items() if tp in assigned}
+            if not due:
+                return
+            try:
+                await self._consumer.commit(due)
+                self.commits += 1
+            except KafkaError as error:
+                # A rebalance took the partitions away: their records are delivered to
+                # the new owner again from the last commit, and its inbox drops them.
+                log.info("offsets not committed (%s); they are delivered again", error)
+
+    async def stop(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()
 
 
 class FetchPacer:

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from chainkit import deadlines, metrics
 from chainkit.catalogue import consumed_by
 from chainkit.clock import SimClock
-from chainkit.consumer import BatchConsumer, FetchPacer
+from chainkit.consumer import BatchConsumer, FetchPacer, OffsetCommits
 from chainkit.consumer import is_transient as is_transient
 from chainkit.kafka_security import broker_security, client_args
 from chainkit.metrics import setup_metrics
@@ -185,7 +185,9 @@ class ServiceRuntime:
             batch_timeout_ms=settings.batch_timeout_ms,
             group_id=spec.name,
             auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
+            # Offsets are committed by the consumer's OffsetCommits, a failed batch is
+            # rewound by the consumer itself.
+            ack_policy=AckPolicy.MANUAL,
             fetch_max_wait_ms=settings.fetch_max_wait_ms,
             title=f"{spec.name}",
             description=f"All topics the {spec.name} service consumes.",
@@ -201,6 +203,7 @@ class ServiceRuntime:
             self.pacer,
             # Read per batch: the application replaces the broker's context when it starts.
             current=lambda: self.broker.context.get_local("message"),
+            commits=OffsetCommits(settings.commit_interval_ms / 1000),
         )
         subscriber(self.consumer.on_batch)
         self.subscriber = subscriber
@@ -272,6 +275,7 @@ class ServiceRuntime:
 
     async def _on_shutdown(self) -> None:
         self._stopping.set()
+        await self.consumer.commits.stop()
         self.relay.stop()
         self.timers.stop()
         for task in self._tasks[3:]:  # workers: cancel; relay, timers, pacer stop themselves

@@ -57,8 +57,11 @@ class Settings(KafkaAuthSettings):
     idle_after_seconds: float = Field(default=2.0, gt=0)
     # How long one poll for a batch waits in the process (returns early with records).
     batch_timeout_ms: int = Field(default=500, ge=1)
-    # Records handled in one database transaction and acknowledged with one commit.
+    # Records handled in one database transaction.
     consume_batch_size: int = Field(default=200, ge=1)
+    # Offsets of handled records are committed at most this often (0: after every
+    # batch); the inbox drops what is delivered again (chainkit.consumer.OffsetCommits).
+    commit_interval_ms: int = Field(default=1000, ge=0)
     relay_batch_size: int = Field(default=500, ge=1)
     # Events in one relay chunk: deleted from the outbox as soon as the broker confirmed
     # them. A crash resends at most two chunks to partners (they drop the copies).

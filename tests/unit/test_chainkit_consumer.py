@@ -12,8 +12,8 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
-from aiokafka import AIOKafkaConsumer
-from aiokafka.structs import ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata, TopicPartition
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import Column, MetaData, String, Table, insert, select
@@ -42,18 +42,21 @@ async def on_report(report: ArrivalReport, ctx: Ctx) -> None:
 
 @pytest.fixture
 async def runtime(tmp_path: Path) -> AsyncIterator[tuple[ServiceRuntime, InMemorySpanExporter]]:
-    spec = ServiceSpec("bvv", "registration", metadata, handlers={ArrivalReport: on_report})
+    own = MetaData()  # the runtime adds its kit tables to it
+    seen.to_metadata(own)
+    spec = ServiceSpec("bvv", "registration", own, handlers={ArrivalReport: on_report})
     async with kit_runtime(spec, tmp_path) as started:
         yield started
 
 
-def batch(*references: str) -> KafkaMessage:
+def batch(*references: str, first: int = 0, **message: Any) -> KafkaMessage:
+    """A batch as FastStream hands it over; `message`: the message's consumer, nack."""
     topic = topic_for(ArrivalReport)
     records = [
         ConsumerRecord(
             topic=topic.name,
             partition=0,
-            offset=offset,
+            offset=first + offset,
             timestamp=0,
             timestamp_type=0,
             key=reference.encode(),
@@ -67,7 +70,7 @@ def batch(*references: str) -> KafkaMessage:
         )
         for offset, reference in enumerate(references)
     ]
-    return cast(KafkaMessage, SimpleNamespace(raw_message=tuple(records)))
+    return cast(KafkaMessage, SimpleNamespace(raw_message=tuple(records), **message))
 
 
 async def rows(runtime: ServiceRuntime, table: Table) -> list[Any]:
@@ -158,10 +161,95 @@ async def test_a_defect_outside_the_handlers_waits_before_the_batch_is_redeliver
     async def sleep(seconds: float) -> None:
         paused.append(seconds)
 
+    rewound: list[int] = []
+
+    async def nack() -> None:
+        rewound.append(1)
+
+    kafka_consumer = _Consumer()
     monkeypatch.setattr(asyncio, "sleep", sleep)
     async with kit_runtime(spec, tmp_path) as (service, _):
         for _ in range(2):
             with pytest.raises(RuntimeError, match="lock"):
-                await service.consumer.handle(batch("GOOD-1"))
+                await service.consumer.handle(batch("GOOD-1", consumer=kafka_consumer, nack=nack))
         assert await rows(service, seen) == []
+        await service.consumer.commits.stop()
     assert paused == [consumer.REDELIVERY_PAUSE_SECONDS] * 2
+    assert rewound == [1, 1], "each failed delivery rewinds the batch's partitions"
+    assert kafka_consumer.commits == [], "a failed batch's offsets are never committed"
+
+
+class _Consumer:
+    """What OffsetCommits asks of aiokafka's consumer, recorded."""
+
+    def __init__(self, assigned: set[TopicPartition] | None = None) -> None:
+        self.assigned = assigned if assigned is not None else {TopicPartition(REPORTED, 0)}
+        self.commits: list[dict[TopicPartition, int]] = []
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.assigned)
+
+    async def commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        self.commits.append({tp: meta.offset for tp, meta in offsets.items()})
+
+
+REPORTED = topic_for(ArrivalReport).name
+
+
+async def test_offsets_are_committed_once_per_interval_and_when_the_service_stops(
+    runtime: tuple[ServiceRuntime, InMemorySpanExporter],
+) -> None:
+    """On the embedded broker, in a consumer group: the first handled batch is committed
+    at once, the batches after it together once the interval has passed or the service
+    stops; what was handled is what the group has committed."""
+    service, _ = runtime
+    with EmbeddedBroker() as broker:
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers)
+        kafka_consumer = AIOKafkaConsumer(
+            REPORTED,
+            bootstrap_servers=broker.bootstrap_servers,
+            group_id="offset-commits",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await producer.start()
+        await kafka_consumer.start()
+        try:
+            for _ in range(9):
+                await producer.send_and_wait(REPORTED, b"", partition=0)
+            tp = TopicPartition(REPORTED, 0)
+            for _ in range(300):  # the group join
+                if tp in kafka_consumer.assignment():
+                    break
+                await asyncio.sleep(0.1)
+            assert tp in kafka_consumer.assignment()
+            commits = service.consumer.commits = consumer.OffsetCommits(interval=60.0)
+            for first in (0, 3, 6):
+                references = [f"REF-{first + i}" for i in range(3)]
+                await service.consumer.handle(
+                    batch(*references, first=first, consumer=kafka_consumer)
+                )
+                await asyncio.sleep(0.2)  # the commit runs beside the consumer
+                if first == 0:
+                    assert await kafka_consumer.committed(tp) == 3, "the first batch at once"
+            assert await kafka_consumer.committed(tp) == 3, "the others wait for the interval"
+            await commits.stop()
+            assert await kafka_consumer.committed(tp) == 9, "stopping commits what was handled"
+            assert commits.commits == 2
+        finally:
+            await kafka_consumer.stop()
+            await producer.stop()
+
+
+async def test_offsets_of_partitions_taken_away_are_left_to_their_new_owner(
+    runtime: tuple[ServiceRuntime, InMemorySpanExporter],
+) -> None:
+    service, _ = runtime
+    kafka_consumer = _Consumer(assigned=set())  # a rebalance took partition 0 away
+    await service.consumer.handle(batch("REF-1", consumer=kafka_consumer))
+    await service.consumer.commits.stop()
+    assert kafka_consumer.commits == []
+    kafka_consumer.assigned = {TopicPartition(REPORTED, 0)}
+    await service.consumer.handle(batch("REF-2", "REF-3", first=1, consumer=kafka_consumer))
+    await service.consumer.commits.stop()
+    assert kafka_consumer.commits == [{TopicPartition(REPORTED, 0): 3}]

@@ -61,6 +61,19 @@ def test_span_lines_are_json_with_every_field(tmp_path: Path) -> None:
     assert child["start_ns"] <= child["end_ns"]
 
 
+def test_a_partners_unsampled_context_still_gets_the_case_traced(tmp_path: Path) -> None:
+    """A partner whose tracer samples little sends "not sampled" (flags 00): the chain's
+    spans continue the partner's trace and are recorded and written all the same."""
+    provider = setup_telemetry("screening", tmp_path)
+    trace_id = "0af7651916cd43dd8448eb211c80319c"
+    context = extract({"traceparent": f"00-{trace_id}-b7ad6b7169203331-00"})
+    with provider.get_tracer("test").start_as_current_span("consume", context=context) as span:
+        assert span.is_recording()
+    provider.shutdown()
+    (line,) = (json.loads(line) for line in (tmp_path / "screening.jsonl").open())
+    assert (line["trace_id"], line["parent_id"]) == (trace_id, "b7ad6b7169203331")
+
+
 _SDK = TraceContextTextMapPropagator()
 
 
