@@ -253,3 +253,29 @@ async def test_offsets_of_partitions_taken_away_are_left_to_their_new_owner(
     await service.consumer.handle(batch("REF-2", "REF-3", first=1, consumer=kafka_consumer))
     await service.consumer.commits.stop()
     assert kafka_consumer.commits == [{TopicPartition(REPORTED, 0): 3}]
+
+
+async def test_a_batch_handled_while_a_commit_is_on_its_way_is_committed_after_it(
+    runtime: tuple[ServiceRuntime, InMemorySpanExporter],
+) -> None:
+    """The last batch of a flow must not wait for another batch to get committed."""
+    service, _ = runtime
+    service.consumer.commits = consumer.OffsetCommits(interval=0.05)
+    answer = asyncio.Event()
+
+    class Slow(_Consumer):
+        async def commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+            await answer.wait()
+            await super().commit(offsets)
+
+    kafka_consumer = Slow()
+    await service.consumer.handle(batch("REF-1", consumer=kafka_consumer))
+    await asyncio.sleep(0.01)  # the first commit is on its way
+    await service.consumer.handle(batch("REF-2", first=1, consumer=kafka_consumer))
+    answer.set()
+    for _ in range(100):
+        if len(kafka_consumer.commits) == 2:
+            break
+        await asyncio.sleep(0.05)
+    tp = TopicPartition(REPORTED, 0)
+    assert kafka_consumer.commits == [{tp: 1}, {tp: 2}]
