@@ -25,6 +25,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.trace import SpanKind
 
+from chainkit.telemetry import span_attributes
 from migratieketen.v1.deadline_pb2 import DeadlineEvent, DeadlineState
 
 log = logging.getLogger(__name__)
@@ -208,7 +209,7 @@ class MetricsSpanProcessor(SpanProcessor):
         return None
 
     def on_end(self, span: ReadableSpan) -> None:
-        attributes = span.attributes or {}
+        attributes = span_attributes(span)
         topic = attributes.get(TOPIC)
         if topic is None or span.start_time is None or span.end_time is None:
             return

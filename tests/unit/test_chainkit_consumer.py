@@ -229,8 +229,11 @@ async def test_offsets_are_committed_once_per_interval_and_when_the_service_stop
                 await service.consumer.handle(
                     batch(*references, first=first, consumer=kafka_consumer)
                 )
-                await asyncio.sleep(0.2)  # the commit runs beside the consumer
-                if first == 0:
+                if first == 0:  # the commit runs beside the consumer: wait for it
+                    for _ in range(200):
+                        if commits.commits == 1:
+                            break
+                        await asyncio.sleep(0.05)
                     assert await kafka_consumer.committed(tp) == 3, "the first batch at once"
             assert await kafka_consumer.committed(tp) == 3, "the others wait for the interval"
             await commits.stop()
@@ -263,14 +266,17 @@ async def test_a_batch_handled_while_a_commit_is_on_its_way_is_committed_after_i
     service.consumer.commits = consumer.OffsetCommits(interval=0.05)
     answer = asyncio.Event()
 
+    asked = asyncio.Event()
+
     class Slow(_Consumer):
         async def commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+            asked.set()
             await answer.wait()
             await super().commit(offsets)
 
     kafka_consumer = Slow()
     await service.consumer.handle(batch("REF-1", consumer=kafka_consumer))
-    await asyncio.sleep(0.01)  # the first commit is on its way
+    await asyncio.wait_for(asked.wait(), 10)  # the first commit is on its way
     await service.consumer.handle(batch("REF-2", first=1, consumer=kafka_consumer))
     answer.set()
     for _ in range(100):
