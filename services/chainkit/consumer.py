@@ -30,7 +30,7 @@ from chainkit import metrics
 from chainkit.clock import timestamp
 from chainkit.codec import PoisonMessage, decode, header_dict
 from chainkit.store import Store, UnitOfWork
-from chainkit.telemetry import extract, tag_case
+from chainkit.telemetry import extract, start_span, tag_case
 from migratieketen.v1.deadletter_pb2 import DeadLetter
 
 if TYPE_CHECKING:
@@ -149,7 +149,8 @@ class BatchConsumer:
                 {i: r.topic for i, r in zip(ids, records, strict=True) if i not in seen}
             )
             for record, record_headers, event_id in zip(records, headers, ids, strict=True):
-                span = self._tracer.start_span(
+                span = start_span(
+                    self._tracer,
                     f"{record.topic} process",
                     context=extract(record_headers),
                     kind=trace.SpanKind.CONSUMER,
@@ -363,17 +364,35 @@ class FetchPacer:
 
     async def run(self, consumer: Callable[[], object], stopping: asyncio.Event) -> None:
         while not stopping.is_set():
+            # Once idle, a batch switches back by itself: only a busy service needs
+            # looking at often (it goes idle at most this much later than it could).
+            every = self.idle_after * (5 if self.idle else 0.5)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), self.idle_after / 2)
+                await asyncio.wait_for(stopping.wait(), every)
             self.tick(consumer())
 
 
+# aiokafka's fetcher looks for work at least this often (its default consumer_timeout),
+# and while fetches wait longer than that, as often as they return and at least this often.
+_FETCHER_TIMEOUT_SECONDS = 0.2
+_IDLE_FETCHER_TIMEOUT_SECONDS = 5.0
+
+
 def _set_fetch_wait(consumer: object, wait_ms: int) -> bool:
-    """aiokafka reads the wait from its fetcher for every fetch request it builds."""
+    """aiokafka reads the wait from its fetcher for every fetch request it builds. Its
+    fetcher also wakes every 0.2 s to look for work when no fetch returns: while the
+    fetches wait longer than that, it looks as often as they return (a wake-up of an
+    idle process costs more CPU than the little it does): a fetch's answer, a record
+    consumed or a new assignment wakes it anyway."""
     fetcher = getattr(consumer, "_fetcher", None)
     if fetcher is None or not hasattr(fetcher, "_fetch_max_wait_ms"):
         return False
     fetcher._fetch_max_wait_ms = wait_ms
+    if hasattr(fetcher, "_fetcher_timeout"):
+        idle = wait_ms / 1000 > _FETCHER_TIMEOUT_SECONDS
+        fetcher._fetcher_timeout = (
+            _IDLE_FETCHER_TIMEOUT_SECONDS if idle else _FETCHER_TIMEOUT_SECONDS
+        )
     return True
 
 

@@ -17,7 +17,8 @@ from opentelemetry.trace import Span
 from sqlalchemy import Row
 
 from chainkit.store import Store
-from chainkit.telemetry import V_NUMMER, extract, inject_span
+from chainkit.telemetry import V_NUMMER, extract, inject_span, start_span
+from chainkit.timers import IdlePoll
 
 log = logging.getLogger(__name__)
 # How long a woken relay waits for more commits before it reads the outbox.
@@ -39,7 +40,7 @@ class OutboxRelay:
         self._tracer = tracer
         self._batch_size = batch_size
         self._chunk_size = chunk_size
-        self._poll = poll_seconds
+        self._poll = IdlePoll(poll_seconds)
         self._stopping = asyncio.Event()
         self.sent = 0
 
@@ -52,9 +53,10 @@ class OutboxRelay:
                 log.exception("outbox relay failed; retrying")
                 await asyncio.sleep(1.0)
                 continue
+            self._poll.found(sent > 0)
             if sent < self._batch_size:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._store.outbox_ready.wait(), self._poll)
+                    await asyncio.wait_for(self._store.outbox_ready.wait(), self._poll.seconds)
                     # Woken by a commit: let the commits of the next few milliseconds
                     # join it, one read, produce request and delete for all of them.
                     await asyncio.sleep(LINGER_SECONDS)
@@ -99,7 +101,8 @@ class OutboxRelay:
             }
             if headers.get("ce_subject", "").isdigit():
                 attributes[V_NUMMER] = headers["ce_subject"]
-            span = self._tracer.start_span(
+            span = start_span(
+                self._tracer,
                 f"{row.topic} publish",
                 context=extract(headers),
                 kind=trace.SpanKind.PRODUCER,

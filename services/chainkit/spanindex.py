@@ -21,6 +21,8 @@ from pathlib import Path
 
 INDEX_FILE = "index.sqlite"
 IDLE_SECONDS = 5.0
+# How many indexed (V-nummer, trace id) pairs an exporter remembers (about 6 MB).
+_KNOWN_CASES = 50_000
 # The span attribute that carries the case handle (chainkit.telemetry tags spans with it).
 V_NUMMER = "case.v_nummer"
 
@@ -51,6 +53,9 @@ class SpanIndex:
         self.trace_dir = trace_dir
         self.path = trace_dir / INDEX_FILE
         self._kept: sqlite3.Connection | None = None
+        # (V-nummer, trace id) pairs this exporter has indexed: a case's spans come in
+        # batch after batch, and its pair needs one row, not one insert per batch.
+        self._cases: set[tuple[str, str]] = set()
 
     def _open(self) -> sqlite3.Connection:
         self.trace_dir.mkdir(parents=True, exist_ok=True)
@@ -100,8 +105,14 @@ class SpanIndex:
             if upto != start:
                 _catch_up(db, file)  # lines before ours were never indexed
                 return
-            _insert(db, file.name, lines)
+            rows = list(lines)
+            cases = {(line.v_nummer, line.trace_id) for line in rows if line.v_nummer}
+            cases -= self._cases
+            _insert(db, file.name, rows, cases)
             _set_upto(db, file.name, end)
+        if len(self._cases) > _KNOWN_CASES:
+            self._cases.clear()
+        self._cases |= cases  # only once committed
 
     def catch_up(self) -> None:
         """Index the lines of span files no exporter is writing (idle for IDLE_SECONDS)
@@ -172,16 +183,21 @@ def _set_upto(db: sqlite3.Connection, name: str, upto: int) -> None:
     )
 
 
-def _insert(db: sqlite3.Connection, name: str, lines: Iterable[Line]) -> None:
-    rows = list(lines)
+def _insert(
+    db: sqlite3.Connection,
+    name: str,
+    lines: list[Line],
+    cases: Iterable[tuple[str, str]] | None = None,
+) -> None:
+    """Index `lines` of file `name`, and `cases` (all the lines' V-nummer and trace id
+    pairs when None)."""
     db.executemany(
         "INSERT INTO spans (trace_id, file, offset, length) VALUES (?, ?, ?, ?)",
-        [(trace_id, name, offset, length) for trace_id, offset, length in _runs(rows)],
+        [(trace_id, name, offset, length) for trace_id, offset, length in _runs(lines)],
     )
-    db.executemany(
-        "INSERT OR IGNORE INTO cases (v_nummer, trace_id) VALUES (?, ?)",
-        {(line.v_nummer, line.trace_id) for line in rows if line.v_nummer},
-    )
+    if cases is None:
+        cases = {(line.v_nummer, line.trace_id) for line in lines if line.v_nummer}
+    db.executemany("INSERT OR IGNORE INTO cases (v_nummer, trace_id) VALUES (?, ?)", cases)
 
 
 def _runs(lines: list[Line]) -> Iterator[tuple[str, int, int]]:

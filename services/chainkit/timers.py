@@ -23,6 +23,21 @@ if TYPE_CHECKING:
 log = logging.getLogger("chainkit")
 
 
+class IdlePoll:
+    """A fallback poll that stretches while it finds nothing: `shortest` after a poll
+    that found work, doubling with every empty one up to `longest`. A wake-up of an idle
+    process costs more CPU than the little it does; work announced in the process (a
+    commit) does not wait for the poll."""
+
+    def __init__(self, shortest: float, longest: float = 5.0) -> None:
+        self.shortest = shortest
+        self.longest = max(shortest, longest)
+        self.seconds = shortest
+
+    def found(self, anything: bool) -> None:
+        self.seconds = self.shortest if anything else min(self.seconds * 2, self.longest)
+
+
 class TimerLoop:
     """Fires due timers in one transaction per round; sleeps until the next one is due,
     or until a commit schedules one. A claimed timer is fired once: a defect in its
@@ -47,7 +62,7 @@ class TimerLoop:
         self._stage = stage
         self._handlers = handlers
         self._ctx = ctx
-        self._poll = poll_seconds
+        self._poll = IdlePoll(poll_seconds)
         self._lock = lock
         self._stopping = asyncio.Event()
 
@@ -58,9 +73,10 @@ class TimerLoop:
     async def run(self) -> None:
         while not self._stopping.is_set():
             self._store.timers_changed.clear()
-            wait = self._poll
+            wait = self._poll.seconds
             try:
                 due = await self._store.due_timers(self._clock.now())
+                self._poll.found(bool(due))
                 if due:
                     try:
                         await self._round(due, careful=False)

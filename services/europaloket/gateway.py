@@ -17,7 +17,15 @@ from opentelemetry.trace import Span
 from chainkit.consumer import is_transient
 from chainkit.pact import limits
 from chainkit.runtime import ServiceRuntime
-from chainkit.telemetry import STAGE, V_NUMMER, extract, load_context
+from chainkit.telemetry import (
+    STAGE,
+    V_NUMMER,
+    extract,
+    load_context,
+    put_attributes,
+    start_span,
+)
+from chainkit.timers import IdlePoll
 from europaloket.domain import (
     DATA_SYSTEMS,
     Consult,
@@ -72,19 +80,22 @@ class Consultant:
         national: Sequence[NationalRecord],
     ) -> tuple[SystemAnswer, NationalRecord | None]:
         name = system_name(consult.system)
-        with self.tracer.start_as_current_span(f"europaloket {name}") as span:
-            span.set_attribute("europaloket.system", name)
-            span.set_attribute("europaloket.operation", operation_name(operation_of(request)))
-            span.set_attribute(V_NUMMER, request.v_nummer)
-            span.set_attribute(STAGE, STAGE_NAME)
-            if consult.via:
-                span.set_attribute("europaloket.via", system_name(consult.via))
+        attributes = {
+            "europaloket.system": name,
+            "europaloket.operation": operation_name(operation_of(request)),
+            V_NUMMER: request.v_nummer,
+            STAGE: STAGE_NAME,
+        }
+        if consult.via:
+            attributes["europaloket.via"] = system_name(consult.via)
+        span = start_span(self.tracer, f"europaloket {name}", attributes)
+        with trace.use_span(span, end_on_exit=True):
             if consult.offered:
                 reply, written, attempts = await self._call(consult, request, population, national)
             else:
                 reply, written, attempts = not_offered(consult, operation_of(request)), None, 0
-            span.set_attribute("europaloket.result", result_class(reply.status))
-            span.set_attribute("europaloket.attempts", attempts)
+            result = result_class(reply.status)
+            put_attributes(span, {"europaloket.result": result, "europaloket.attempts": attempts})
             return reply, written
 
     async def _call(
@@ -97,16 +108,23 @@ class Consultant:
         system = self.systems[consult.system]
         breaker = self.breakers[consult.system]
         config = self.config
-        rng = random.Random(f"{self.seed}|backoff|{request.request_id}|{consult.system}")
-        waits = backoff_schedule(
-            config.retries, config.backoff_base_ms / 1000, config.backoff_max_ms / 1000, rng
-        )
+        waits: list[float] = []  # drawn at the first failure: most calls need none
         span = trace.get_current_span()
         failure = ""
         attempt = 0
-        for attempt, wait in enumerate([0.0, *waits], start=1):
-            if wait:
-                await asyncio.sleep(wait)
+        for attempt in range(1, config.retries + 2):
+            if attempt > 1:
+                if not waits:
+                    rng = random.Random(
+                        f"{self.seed}|backoff|{request.request_id}|{consult.system}"
+                    )
+                    waits = backoff_schedule(
+                        config.retries,
+                        config.backoff_base_ms / 1000,
+                        config.backoff_max_ms / 1000,
+                        rng,
+                    )
+                await asyncio.sleep(waits[attempt - 2])
             if not breaker.allow(time.monotonic()):
                 failure = "circuit open"
                 span.add_event("circuit open", {"attempt": attempt})
@@ -114,13 +132,12 @@ class Consultant:
                     continue  # a probe is under way and decides soon: back off, try again
                 break  # failing fast is the breaker's point: the system is known to be down
             try:
-                reply, written = await asyncio.wait_for(
-                    system.call(
+                # asyncio.timeout, not wait_for: no task of its own per call.
+                async with asyncio.timeout(config.timeout_ms / 1000):
+                    reply, written = await system.call(
                         f"{request.request_id}|{attempt}",
                         lambda: answer(consult, request, population, national),
-                    ),
-                    config.timeout_ms / 1000,
-                )
+                    )
             except TimeoutError:
                 failure = "timeout"
                 breaker.failure(time.monotonic())
@@ -261,6 +278,7 @@ class Gateway:
         instance = runtime.settings.instance_of(runtime.spec.name)
         commits = _GroupCommit(runtime, instance)
         busy: set[str] = set()
+        poll = IdlePoll(config.poll_ms / 1000)
         more = True  # rows may be pending beyond what this instance holds
         async with asyncio.TaskGroup() as group:
             while not runtime.stopping.is_set():
@@ -283,6 +301,7 @@ class Gateway:
                         log.warning("claiming requests failed: database unavailable")
                         self._new_work = True
                     more = len(rows) == free
+                    poll.found(bool(rows))
                     if asked and not rows:
                         # On PostgreSQL the request's transaction may not have committed
                         # yet: look again at the next wake (its commit is one).
@@ -295,7 +314,7 @@ class Gateway:
                 # the loop; polling is the fallback, and finds what no commit here
                 # announced (another instance's requests, a lease run out).
                 try:
-                    await asyncio.wait_for(runtime.store.committed.wait(), config.poll_ms / 1000)
+                    await asyncio.wait_for(runtime.store.committed.wait(), poll.seconds)
                 except TimeoutError:
                     more = True
 
@@ -348,9 +367,14 @@ class Gateway:
         row: Any,
     ) -> _Answer:
         span = trace.get_current_span()
-        span.set_attribute(V_NUMMER, request.v_nummer)
-        span.set_attribute(STAGE, STAGE_NAME)
-        span.set_attribute("europaloket.operation", operation_name(operation_of(request)))
+        put_attributes(
+            span,
+            {
+                V_NUMMER: request.v_nummer,
+                STAGE: STAGE_NAME,
+                "europaloket.operation": operation_name(operation_of(request)),
+            },
+        )
         steps = plan(request)
         # The handler answers denials itself; this one was accepted before a rule change.
         if isinstance(steps, Denied):

@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 import random
 from enum import StrEnum
+from statistics import NormalDist
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
 # z-score of the 95th percentile of the standard normal distribution.
 _Z95 = 1.6449
+_STANDARD_NORMAL = NormalDist()
 
 
 class BreakerState(StrEnum):
@@ -137,12 +139,14 @@ class Outage(BaseModel):
         return False
 
 
-def draw_latency_ms(rng: random.Random, median_ms: float, p95_ms: float) -> float:
+def draw_latency_ms(uniform: float, median_ms: float, p95_ms: float) -> float:
     """A response time from a log-normal distribution with this median and 95th
-    percentile: mostly near the median, with the long tail real systems have."""
+    percentile (mostly near the median, with the long tail real systems have), for a
+    uniform draw in [0, 1): the same draw, the same time."""
     if median_ms <= 0:
         return 0.0
     if p95_ms <= median_ms:
         return median_ms
     sigma = math.log(p95_ms / median_ms) / _Z95
-    return median_ms * math.exp(sigma * rng.gauss(0.0, 1.0))
+    normal = _STANDARD_NORMAL.inv_cdf(min(max(uniform, 1e-12), 1 - 1e-12))
+    return median_ms * math.exp(sigma * normal)

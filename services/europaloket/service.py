@@ -9,7 +9,7 @@ from opentelemetry import trace
 
 from chainkit.codec import PoisonMessage
 from chainkit.runtime import Ctx, ServiceSpec
-from chainkit.telemetry import stored_context
+from chainkit.telemetry import put_attributes, stored_context
 from europaloket.domain import Denied, denied_answers, operation_name, operation_of, plan
 from europaloket.gateway import STAGE_NAME, Gateway
 from europaloket.records import ACCEPT, DONE, KNOWN, PENDING, metadata, respond
@@ -34,8 +34,13 @@ async def on_check_request(request: CheckRequest, ctx: Ctx) -> None:
     if known.first() is not None:
         span.set_attribute("europaloket.repeated_request", True)
         return  # one answer per request id, whatever the event id
-    span.set_attribute("europaloket.partner", Partner.Name(request.partner))
-    span.set_attribute("europaloket.operation", operation_name(operation_of(request)))
+    put_attributes(
+        span,
+        {
+            "europaloket.partner": Partner.Name(request.partner),
+            "europaloket.operation": operation_name(operation_of(request)),
+        },
+    )
     now = time.time()
     verdict = plan(request)
     if isinstance(verdict, Denied):

@@ -5,12 +5,12 @@ answer is decided in systems.py."""
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from chainkit.clock import DAY, SimClock
+from chainkit.runtime import chances
 from europaloket.resilience import RateLimit, draw_latency_ms
 from europaloket.settings import SystemProfile
 from migratieketen.v1.common_pb2 import EuSystem
@@ -50,12 +50,13 @@ class SimulatedSystem:
             raise SystemFault("outage")
         if not self.rate.take(time.monotonic()):
             raise SystemFault("rate limited")
-        # Seeded per call, so a seed replays the same latencies and errors.
-        rng = random.Random(f"{self.seed}|call|{self.system}|{call_id}")
+        # Drawn from the call's id, so a seed replays the same latencies and errors
+        # (hashed draws: seeding a Random per call cost more than the rest of the call).
+        draw = chances(self.seed, "call", self.system, call_id)
         profile = self.profile
         await asyncio.sleep(
-            draw_latency_ms(rng, profile.latency_median_ms, profile.latency_p95_ms) / 1000
+            draw_latency_ms(draw(0), profile.latency_median_ms, profile.latency_p95_ms) / 1000
         )
-        if rng.random() < profile.error_rate:
+        if draw(1) < profile.error_rate:
             raise SystemFault("server error")
         return work()

@@ -7,6 +7,7 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from chainkit.runtime import chance
 from europaloket.domain import (
     CREATE_RETURN_ALERT,
     DELETE_RETURN_ALERT,
@@ -452,9 +453,11 @@ def planted(system: EuSystem.ValueType, subject: Subject, fixtures: Fixtures) ->
 def seeded(system: EuSystem.ValueType, key: str, population: Population) -> SystemAnswer | None:
     """The seeded population's record of this person in this system, if any: the same
     seed and key always give the same record."""
-    rng = random.Random(f"{population.seed}|{system}|{key}")
-    if rng.random() >= population.hit_share.get(system, 0.0):
+    # Most people are in no system: that is decided by a hash, and a random source is
+    # seeded (5 µs) only for a record.
+    if chance(population.seed, system, key) >= population.hit_share.get(system, 0.0):
         return None
+    rng = random.Random(f"{population.seed}|{system}|{key}")
     state = rng.choice(SEEDED_STATES)
     number = rng.randrange(10**10)
     records = _RECORDS.get(system)

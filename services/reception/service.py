@@ -5,6 +5,7 @@ rules. Occupancy, the ladder step and every running period live in the store."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -94,6 +95,7 @@ KNOWN, HOUSED, WAITING, ENDED = "known", "housed", "waiting", "ended"
 GRACE = timedelta(days=1)
 # How often the occupancy gauge reads the committed figures from the store.
 GAUGE_SECONDS = 1.0
+GAUGE_IDLE_SECONDS = 30.0
 
 RECEPTION_END = DeadlineType(
     "reception.end_after_rejection",
@@ -238,12 +240,19 @@ async def occupancy_gauge(runtime: ServiceRuntime) -> None:
     """Worker: registers the occupancy and ladder gauges and keeps them current."""
     gauge = OccupancyGauge()
     metrics.observe_occupancy(lambda: gauge.by_type, lambda: gauge.step)
+    committed = runtime.store.committed
     while True:
+        committed.clear()
         try:
             await gauge.refresh(runtime.store)
         except SQLAlchemyError as error:  # the next read tries again
             log.warning("reception: occupancy not read (%s)", error)
+            committed.set()
+        # At most once a GAUGE_SECONDS, and only after a commit here (or, for the
+        # commits of other instances on PostgreSQL, after GAUGE_IDLE_SECONDS).
         await asyncio.sleep(GAUGE_SECONDS)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(committed.wait(), GAUGE_IDLE_SECONDS)
 
 
 async def _rows(ctx: Ctx) -> list[Occupied]:

@@ -131,13 +131,17 @@ async def test_the_fetch_pacer_waits_long_only_while_the_service_is_idle() -> No
             pacer.batch(consumer)
             pacer.tick(consumer)
             assert (pacer.idle, fetcher._fetch_max_wait_ms) == (False, 50)
+            assert fetcher._fetcher_timeout == 0.2  # aiokafka's own look for work
 
             await asyncio.sleep(0.3)
             pacer.tick(consumer)
             assert (pacer.idle, fetcher._fetch_max_wait_ms) == (True, 500)
+            # Idle, the fetcher looks when a fetch returns, not five times a second.
+            assert fetcher._fetcher_timeout == 5.0
 
             pacer.batch(consumer)
             assert (pacer.idle, fetcher._fetch_max_wait_ms) == (False, 50)
+            assert fetcher._fetcher_timeout == 0.2
         finally:
             await consumer.stop()
 

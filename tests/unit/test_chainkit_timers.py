@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chainkit.runtime import Ctx, ServiceRuntime, ServiceSpec
 from chainkit.store import Timer
+from chainkit.timers import IdlePoll
 from migratieketen.v1.arrival_pb2 import ArrivalRejected
 from tests.unit.kit_runtime import kit_runtime
 
@@ -131,3 +132,13 @@ async def test_a_services_lock_is_taken_first_in_every_timer_round(tmp_path: Pat
         service.timers.stop()
         await loop
     assert calls == ["lock", "step 2600000001"]
+
+
+def test_an_idle_poll_stretches_while_it_finds_nothing_and_snaps_back() -> None:
+    poll = IdlePoll(1.0, longest=5.0)
+    seen = []
+    for found in (False, False, False, False, True, False):
+        poll.found(found)
+        seen.append(poll.seconds)
+    assert seen == [2.0, 4.0, 5.0, 5.0, 1.0, 2.0]
+    assert IdlePoll(10.0, longest=5.0).longest == 10.0  # never shorter than the poll

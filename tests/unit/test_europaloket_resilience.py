@@ -138,7 +138,7 @@ def test_an_outage_needs_one_whole_window(window: dict[str, float]) -> None:
 
 def test_latencies_follow_the_median_and_95th_percentile() -> None:
     rng = random.Random(7)
-    draws = sorted(draw_latency_ms(rng, median_ms=40, p95_ms=150) for _ in range(20_000))
+    draws = sorted(draw_latency_ms(rng.random(), median_ms=40, p95_ms=150) for _ in range(20_000))
     assert statistics.median(draws) == pytest.approx(40, rel=0.05)
     assert draws[int(0.95 * len(draws))] == pytest.approx(150, rel=0.08)
     assert min(draws) > 0
@@ -146,4 +146,4 @@ def test_latencies_follow_the_median_and_95th_percentile() -> None:
 
 @pytest.mark.parametrize(("median", "p95", "expected"), [(30, 30, 30), (30, 10, 30), (0, 50, 0)])
 def test_a_latency_without_spread_is_constant(median: float, p95: float, expected: float) -> None:
-    assert draw_latency_ms(random.Random(1), median, p95) == expected
+    assert draw_latency_ms(random.Random(1).random(), median, p95) == expected

@@ -138,3 +138,23 @@ def test_a_trace_exported_in_one_batch_is_one_index_entry(tmp_path: Path) -> Non
     found = case_traces(tmp_path, "2600000002")
     assert [len(spans) for spans in found.values()] == [5]
     assert sorted(s.name for trace in found.values() for s in trace)[-1] == "partner publish"
+
+
+def test_a_case_exported_over_many_batches_is_found_whole(tmp_path: Path) -> None:
+    """The exporter indexes a case's (V-nummer, trace) pair once, however many batches
+    carry its spans; every batch's spans are still found, and another exporter (a
+    second service) adds the pair for its own file."""
+    provider = setup_telemetry("asylum", tmp_path)
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("partner publish"):
+        for hop in range(3):
+            with tracer.start_as_current_span(f"hop {hop}") as span:
+                span.set_attribute(V_NUMMER, "2600000001")
+            provider.force_flush()  # each hop's span in a batch of its own
+    provider.shutdown()
+    _run(tmp_path, "returns", {"2600000001": 2})
+    db = sqlite3.connect(tmp_path / "index.sqlite")
+    assert db.execute("SELECT count(*) FROM cases").fetchone() == (2,)  # two traces
+    db.close()
+    found = case_traces(tmp_path, "2600000001")
+    assert sorted(len(spans) for spans in found.values()) == [3, 4]

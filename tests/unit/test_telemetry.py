@@ -20,7 +20,16 @@ from opentelemetry.trace import (
 )
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from chainkit.telemetry import V_NUMMER, extract, inject_current, inject_span, setup_telemetry
+from chainkit.telemetry import (
+    V_NUMMER,
+    extract,
+    inject_current,
+    inject_span,
+    put_attributes,
+    setup_telemetry,
+    start_span,
+    tag_case,
+)
 
 
 def test_a_burst_of_spans_is_exported_whole(tmp_path: Path) -> None:
@@ -127,3 +136,27 @@ def test_a_traceparent_is_written_as_the_sdk_writes_it(tmp_path: Path) -> None:
         assert inject_span(span) == sdk
         with trace.use_span(span):
             assert inject_current() == sdk
+
+
+def test_attributes_put_on_a_span_are_exported_as_the_sdk_would(tmp_path: Path) -> None:
+    """put_attributes writes plain values straight in; anything else, and an ended
+    span, goes through the SDK (which converts a list, and ignores a late attribute)."""
+    provider = setup_telemetry("screening", tmp_path)
+    tracer = provider.get_tracer("test")
+    span = start_span(tracer, "plain", {V_NUMMER: "2600000001", "n": 3, "ok": True, "x": 0.5})
+    put_attributes(span, {"codes": ["a", "b"]})
+    with trace.use_span(span, end_on_exit=True):
+        tag_case("2600000001", "screening", "ScreeningCompleted")
+    put_attributes(span, {"late": "ignored"})
+    put_attributes(NonRecordingSpan(INVALID_SPAN_CONTEXT), {"n": 1})  # no error
+    provider.shutdown()
+    (line,) = (json.loads(raw) for raw in (tmp_path / "screening.jsonl").open())
+    assert line["attributes"] == {
+        V_NUMMER: "2600000001",
+        "n": 3,
+        "ok": True,
+        "x": 0.5,
+        "codes": ["a", "b"],
+        "case.stage": "screening",
+        "case.event": "ScreeningCompleted",
+    }
