@@ -6,20 +6,26 @@ import logging
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 from opentelemetry import trace
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, Tracer, TracerProvider
+from opentelemetry.sdk.trace import _Span as SdkSpan
+from opentelemetry.sdk.trace._tracer_metrics import NoOpTracerMetrics
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     SpanExporter,
     SpanExportResult,
 )
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import (
     NonRecordingSpan,
     Span,
@@ -29,6 +35,7 @@ from opentelemetry.trace import (
     TraceFlags,
 )
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.trace.status import Status
 from opentelemetry.util.types import AttributeValue
 
 from chainkit.spanindex import V_NUMMER, Line, SpanIndex
@@ -127,13 +134,157 @@ class JsonLinesSpanExporter(SpanExporter):
             self._index.close()
 
 
+class _LeanSpan(SdkSpan):
+    """An SDK span made by `LeanTracer`: the same class to everything that reads or
+    changes it (its methods are the SDK's), built without the per-span work that cannot
+    change anything for an always-sampled span without links or events. It holds no
+    event and link lists until one is added, and is handed to the span processors
+    itself when it ends instead of a copy (nothing can change it once ended)."""
+
+    def _add_event(self, event: Any) -> None:
+        if type(self._events) is tuple:
+            self._events = BoundedList(self._limits.max_events)
+        super()._add_event(event)
+
+    def _add_link(self, link: Any) -> None:
+        if type(self._links) is tuple:
+            self._links = BoundedList(self._limits.max_links)
+        super()._add_link(link)
+
+    def end(self, end_time: int | None = None) -> None:
+        with self._lock:
+            if self._end_time is not None:
+                logging.getLogger(__name__).warning("Calling end() on an ended span.")
+                return
+            self._end_time = end_time if end_time is not None else time.time_ns()
+            self._attributes._immutable = True  # type: ignore[union-attr]
+        self._span_processor._on_ending(self)
+        self._span_processor.on_end(self)
+
+
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_SAMPLED_RANDOM = TraceFlags(TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID)
+_UNSET = Status(StatusCode.UNSET)
+
+
+class LeanTracer(Tracer):
+    """The SDK's tracer with a shorter way to start the spans the kit makes (a name, a
+    parent context, a kind): always sampled (the chain's ALWAYS_ON sampler), no links,
+    no attributes at start (`start_span` below sets them), no SDK self-metrics. The SDK
+    spends about 20 µs on such a span, most of it building objects that stay empty; this
+    spends a third of that, for the same span (an SDK `Span`, same ids, flags, trace
+    state, processors). Anything else goes to the SDK's own `start_span`."""
+
+    def _lean(self) -> bool:
+        return (
+            self.sampler is ALWAYS_ON
+            and isinstance(self._tracer_metrics, NoOpTracerMetrics)
+            and self._is_enabled()
+        )
+
+    def start_span(
+        self,
+        name: str,
+        context: Context | None = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        attributes: Any = None,
+        links: Any = (),
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+    ) -> Span:
+        if attributes or links or not record_exception or not set_status_on_exception:
+            return super().start_span(
+                name,
+                context,
+                kind,
+                attributes,
+                links,
+                start_time,
+                record_exception,
+                set_status_on_exception,
+            )
+        template = self.__dict__.get("_lean_template")
+        if template is None:
+            if not self._lean():
+                return super().start_span(name, context, kind, start_time=start_time)
+            template = self._lean_template = self._template()
+        current = trace.get_current_span(context).get_span_context()
+        ids = self.id_generator
+        parent: SpanContext | None = current
+        if current is None or not current.is_valid:
+            parent = None
+            trace_id = ids.generate_trace_id()
+            flags = _SAMPLED_RANDOM if ids.is_trace_id_random() else _SAMPLED
+            state = None
+        else:
+            trace_id = current.trace_id
+            flags = (
+                _SAMPLED_RANDOM if current.trace_flags & TraceFlags.RANDOM_TRACE_ID else _SAMPLED
+            )
+            state = current.trace_state
+        limits = self._span_limits
+        attrs = object.__new__(BoundedAttributes)
+        attrs.__dict__.update(
+            _dict={},
+            maxlen=limits.max_span_attributes,
+            dropped=0,
+            max_value_len=limits.max_span_attribute_length,
+            _lock=threading.Lock(),
+            _immutable=False,
+        )
+        span = object.__new__(_LeanSpan)
+        fields = template.copy()
+        fields.update(
+            _name=name,
+            _context=SpanContext(trace_id, ids.generate_span_id(), False, flags, state),
+            _kind=kind,
+            _parent=parent,
+            _attributes=attrs,
+            _lock=threading.Lock(),
+            _start_time=start_time if start_time is not None else time.time_ns(),
+        )
+        span.__dict__ = fields
+        self.span_processor.on_start(span, parent_context=context)
+        return span
+
+    def _template(self) -> dict[str, Any]:
+        """The fields every lean span of this tracer starts with, as the SDK sets them."""
+        return {
+            "_instrumentation_info": self.instrumentation_info,
+            "_instrumentation_scope": self._instrumentation_scope,
+            "_end_time": None,
+            "_events": (),
+            "_links": (),
+            "_resource": self.resource,
+            "_status": _UNSET,
+            "_sampler": self.sampler,
+            "_trace_config": None,
+            "_record_exception": True,
+            "_set_status_on_exception": True,
+            "_span_processor": self.span_processor,
+            "_limits": self._span_limits,
+            "_record_end_metrics": None,
+        }
+
+
+class ChainTracerProvider(TracerProvider):
+    """The SDK's provider, handing out `LeanTracer`s."""
+
+    def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
+        tracer = super().get_tracer(*args, **kwargs)
+        if type(tracer) is Tracer:
+            tracer.__class__ = LeanTracer
+        return tracer
+
+
 def setup_telemetry(
     service: str, trace_dir: Path, otlp_endpoint: str | None = None
 ) -> TracerProvider:
     # Every case is traced whole: a partner's context marked "not sampled" must not make
     # the chain drop its spans (the SDK's default follows the parent's flag). ALWAYS_ON
     # also skips the parent check the default makes per span.
-    provider = TracerProvider(
+    provider = ChainTracerProvider(
         resource=Resource.create({"service.name": service}), sampler=ALWAYS_ON
     )
     provider.add_span_processor(

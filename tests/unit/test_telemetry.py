@@ -5,12 +5,19 @@ propagator would carry it."""
 from __future__ import annotations
 
 import json
+import logging
 import random
 from pathlib import Path
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import _Span as SdkSpan
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.id_generator import IdGenerator
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from opentelemetry.trace import (
     INVALID_SPAN_CONTEXT,
     NonRecordingSpan,
@@ -22,6 +29,8 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from chainkit.telemetry import (
     V_NUMMER,
+    ChainTracerProvider,
+    _LeanSpan,
     extract,
     inject_current,
     inject_span,
@@ -160,3 +169,87 @@ def test_attributes_put_on_a_span_are_exported_as_the_sdk_would(tmp_path: Path) 
         "case.stage": "screening",
         "case.event": "ScreeningCompleted",
     }
+
+
+class _CountingIds(IdGenerator):
+    """Ids in sequence, so two providers make the same spans."""
+
+    def __init__(self) -> None:
+        self._next = 0
+
+    def _bump(self) -> int:
+        self._next += 1
+        return self._next
+
+    def generate_span_id(self) -> int:
+        return self._bump()
+
+    def generate_trace_id(self) -> int:
+        return self._bump() << 64
+
+    def is_trace_id_random(self) -> bool:
+        return True  # so the W3C "random" flag is set on new traces
+
+
+def _make_spans(provider: TracerProvider) -> list[dict[str, object]]:
+    """One of each kind of span the chain makes, and what a handler may do to it."""
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    state = TraceState([("vendor", "value")])
+    remote = SpanContext(7 << 64, 9, is_remote=True, trace_flags=TraceFlags(1), trace_state=state)
+    with tracer.start_as_current_span("root", kind=trace.SpanKind.PRODUCER) as root:
+        root.set_attribute(V_NUMMER, "2600000001")
+        child = tracer.start_span("child", kind=trace.SpanKind.CONSUMER)
+        child.add_event("retry", {"attempt": 2}, timestamp=5)
+        child.add_link(SpanContext(3 << 64, 4, False), {"why": "batch"})
+        child.set_status(trace.Status(trace.StatusCode.ERROR, "boom"))
+        child.end(end_time=10)
+        child.set_attribute("late", "ignored")
+    remote_ctx = trace.set_span_in_context(NonRecordingSpan(remote))
+    try:
+        with tracer.start_as_current_span("from partner", context=remote_ctx):
+            raise ValueError("handler failed")
+    except ValueError:
+        pass
+    tracer.start_span("with attributes", attributes={"n": 1}).end()
+    provider.shutdown()
+    lines = []
+    for span in exporter.get_finished_spans():
+        line = json.loads(span.to_json())
+        line["span_context"] = span.context  # with its flags, which to_json leaves out
+        line["parent_context"] = span.parent
+        for key in ("start_time", "end_time"):
+            line.pop(key)
+        for event in line["events"]:
+            if event["name"] == "exception":
+                event.pop("timestamp")
+                event["attributes"].pop("exception.stacktrace")
+        lines.append(line)
+    return lines
+
+
+def test_the_kits_tracer_makes_the_spans_the_sdk_makes() -> None:
+    """ChainTracerProvider's lean spans are exported exactly as the SDK's own: same ids,
+    parents, flags, trace state, kinds, attributes, events, links and status."""
+    sdk = _make_spans(TracerProvider(sampler=ALWAYS_ON, id_generator=_CountingIds()))
+    lean_provider = ChainTracerProvider(sampler=ALWAYS_ON, id_generator=_CountingIds())
+    assert isinstance(lean_provider.get_tracer("test").start_span("probe"), _LeanSpan)
+    lean_provider = ChainTracerProvider(sampler=ALWAYS_ON, id_generator=_CountingIds())
+    lean = _make_spans(lean_provider)
+    assert [line["name"] for line in lean] == ["child", "root", "from partner", "with attributes"]
+    assert lean == sdk
+
+
+def test_the_kits_tracer_leaves_what_it_cannot_shorten_to_the_sdk(caplog: Any) -> None:
+    tracer = ChainTracerProvider(sampler=ALWAYS_ON).get_tracer("test")
+    assert type(tracer.start_span("a", attributes={"n": 1})) is SdkSpan
+    assert type(tracer.start_span("a", record_exception=False)) is SdkSpan
+    sampled = ChainTracerProvider(sampler=ParentBased(ALWAYS_ON)).get_tracer("test")
+    assert type(sampled.start_span("a")) is SdkSpan
+    span = tracer.start_span("lean")
+    assert isinstance(span, _LeanSpan)
+    span.end()
+    with caplog.at_level(logging.WARNING):
+        span.end()
+    assert "Calling end() on an ended span." in caplog.text
