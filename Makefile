@@ -52,7 +52,7 @@ test: $(STAMP) tools browser
 # Benchmarks: print numbers, assert nothing. Throughput and CPU per case of the whole
 # chain against a bare FastStream relay, then the 1 -> 2 instance speed-up of the
 # Europaloket on PostgreSQL (skipped without a server). `bench-surge`: the Ter Apel week.
-BENCH_CASES ?= 1000
+BENCH_CASES ?= 3000
 bench: $(STAMP)
 	$(BIN)/python bench/throughput.py --cases $(BENCH_CASES)
 	$(BIN)/python bench/scale.py --requests 1500
