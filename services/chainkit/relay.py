@@ -16,9 +16,9 @@ from opentelemetry import trace
 from opentelemetry.trace import Span
 from sqlalchemy import Row
 
+from chainkit.polling import IdlePoll
 from chainkit.store import Store
 from chainkit.telemetry import V_NUMMER, extract, inject_span, start_span
-from chainkit.timers import IdlePoll
 
 log = logging.getLogger(__name__)
 # How long a woken relay waits for more commits before it reads the outbox.

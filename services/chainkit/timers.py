@@ -14,6 +14,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 
 from chainkit.clock import SimClock
 from chainkit.consumer import Redo, is_transient, where
+from chainkit.polling import IdlePoll
 from chainkit.store import Store, Timer, UnitOfWork
 from chainkit.telemetry import extract, tag_case
 
@@ -21,21 +22,6 @@ if TYPE_CHECKING:
     from chainkit.runtime import Ctx, Lock, TimerHandler
 
 log = logging.getLogger("chainkit")
-
-
-class IdlePoll:
-    """A fallback poll that stretches while it finds nothing: `shortest` after a poll
-    that found work, doubling with every empty one up to `longest`. A wake-up of an idle
-    process costs more CPU than the little it does; work announced in the process (a
-    commit) does not wait for the poll."""
-
-    def __init__(self, shortest: float, longest: float = 5.0) -> None:
-        self.shortest = shortest
-        self.longest = max(shortest, longest)
-        self.seconds = shortest
-
-    def found(self, anything: bool) -> None:
-        self.seconds = self.shortest if anything else min(self.seconds * 2, self.longest)
 
 
 class TimerLoop:

@@ -16,6 +16,7 @@ from opentelemetry.trace import Span
 
 from chainkit.consumer import is_transient
 from chainkit.pact import limits
+from chainkit.polling import IdlePoll
 from chainkit.runtime import ServiceRuntime
 from chainkit.telemetry import (
     STAGE,
@@ -25,7 +26,6 @@ from chainkit.telemetry import (
     put_attributes,
     start_span,
 )
-from chainkit.timers import IdlePoll
 from europaloket.domain import (
     DATA_SYSTEMS,
     Consult,

@@ -15,9 +15,9 @@ from opentelemetry.trace import StatusCode
 from sqlalchemy import Column, MetaData, String, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chainkit.polling import IdlePoll
 from chainkit.runtime import Ctx, ServiceRuntime, ServiceSpec
 from chainkit.store import Timer
-from chainkit.timers import IdlePoll
 from migratieketen.v1.arrival_pb2 import ArrivalRejected
 from tests.unit.kit_runtime import kit_runtime
 
