@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 from opentelemetry import trace
 from opentelemetry.trace import Span
 from sqlalchemy import Row
@@ -23,6 +24,27 @@ from chainkit.telemetry import V_NUMMER, extract, inject_span, start_span
 log = logging.getLogger(__name__)
 # How long a woken relay waits for more commits before it reads the outbox.
 LINGER_SECONDS = 0.005
+
+
+class KeyPartitioner:
+    """aiokafka's default partitioner (the Java client's: murmur2 of the key, so a key
+    lands on the partition every Kafka client picks), keeping each key's hash: a case's
+    events share its V-nummer as key, and the hash is pure Python."""
+
+    def __init__(self, keep: int = 65_536) -> None:
+        self._hashes: dict[bytes, int] = {}
+        self._keep = keep
+        self._default = DefaultPartitioner()
+
+    def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+        if key is None:
+            return int(self._default(key, all_partitions, available))
+        hashed = self._hashes.get(key)
+        if hashed is None:
+            if len(self._hashes) >= self._keep:
+                self._hashes.clear()
+            hashed = self._hashes[key] = murmur2(key) & 0x7FFFFFFF
+        return all_partitions[hashed % len(all_partitions)]
 
 
 class OutboxRelay:

@@ -29,7 +29,7 @@ from chainkit.consumer import BatchConsumer, FetchPacer, OffsetCommits
 from chainkit.consumer import is_transient as is_transient
 from chainkit.kafka_security import broker_security, client_args
 from chainkit.metrics import setup_metrics
-from chainkit.relay import OutboxRelay
+from chainkit.relay import KeyPartitioner, OutboxRelay
 from chainkit.settings import Settings
 from chainkit.store import Store, Timer, UnitOfWork
 from chainkit.telemetry import setup_telemetry
@@ -215,6 +215,7 @@ class ServiceRuntime:
             acks="all",
             enable_idempotence=settings.idempotent_producer,
             max_batch_size=256 * 1024,
+            partitioner=KeyPartitioner(),
         )
         self.relay = OutboxRelay(
             self.store,
