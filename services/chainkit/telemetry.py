@@ -175,6 +175,10 @@ class LeanTracer(Tracer):
     spends a third of that, for the same span (an SDK `Span`, same ids, flags, trace
     state, processors). Anything else goes to the SDK's own `start_span`."""
 
+    def _set_tracer_config(self, tracer_config: Any) -> None:
+        super()._set_tracer_config(tracer_config)
+        self.__dict__.pop("_lean_template", None)  # enabled or not: looked at again
+
     def _lean(self) -> bool:
         return (
             self.sampler is ALWAYS_ON

@@ -12,7 +12,11 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import (
+    TracerProvider,
+    _default_tracer_configurator,
+    _disable_tracer_configurator,
+)
 from opentelemetry.sdk.trace import _Span as SdkSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -253,3 +257,13 @@ def test_the_kits_tracer_leaves_what_it_cannot_shorten_to_the_sdk(caplog: Any) -
     with caplog.at_level(logging.WARNING):
         span.end()
     assert "Calling end() on an ended span." in caplog.text
+
+
+def test_a_tracer_disabled_after_its_first_span_starts_no_more() -> None:
+    provider = ChainTracerProvider(sampler=ALWAYS_ON)
+    tracer = provider.get_tracer("test")
+    assert isinstance(tracer.start_span("before"), _LeanSpan)
+    provider._set_tracer_configurator(tracer_configurator=_disable_tracer_configurator)
+    assert not tracer.start_span("while disabled").is_recording()
+    provider._set_tracer_configurator(tracer_configurator=_default_tracer_configurator)
+    assert isinstance(tracer.start_span("after"), _LeanSpan)
