@@ -16,8 +16,8 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 INDEX_FILE = "index.sqlite"
 IDLE_SECONDS = 5.0
@@ -38,9 +38,9 @@ CREATE TABLE IF NOT EXISTS cases (
 """
 
 
-@dataclass(frozen=True)
-class Line:
-    """One span line as the exporter wrote it: where it starts, its trace and case."""
+class Line(NamedTuple):
+    """One span line as the exporter wrote it: where it starts, its trace and case (a
+    tuple: made once per span, a third of a frozen dataclass's cost)."""
 
     offset: int
     length: int
