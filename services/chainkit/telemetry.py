@@ -170,10 +170,11 @@ _UNSET = Status(StatusCode.UNSET)
 class LeanTracer(Tracer):
     """The SDK's tracer with a shorter way to start the spans the kit makes (a name, a
     parent context, a kind): always sampled (the chain's ALWAYS_ON sampler), no links,
-    no attributes at start (`start_span` below sets them), no SDK self-metrics. The SDK
-    spends about 20 µs on such a span, most of it building objects that stay empty; this
-    spends a third of that, for the same span (an SDK `Span`, same ids, flags, trace
-    state, processors). Anything else goes to the SDK's own `start_span`."""
+    no attributes at start (`start_span` below sets them), no SDK self-metrics. Started,
+    ended and handed to the processors, such a span costs 36 µs through the SDK, most of
+    it building objects that stay empty, and 23 µs here, for the same span (the SDK's
+    `_Span`, same ids, flags, trace state, processors). Anything else goes to the SDK's
+    own `start_span`."""
 
     def _set_tracer_config(self, tracer_config: Any) -> None:
         super()._set_tracer_config(tracer_config)
@@ -182,7 +183,8 @@ class LeanTracer(Tracer):
     def _lean(self) -> bool:
         return (
             self.sampler is ALWAYS_ON
-            and isinstance(self._tracer_metrics, NoOpTracerMetrics)
+            # An SDK without (or with other) self-metrics: its own start_span.
+            and isinstance(getattr(self, "_tracer_metrics", None), NoOpTracerMetrics)
             and self._is_enabled()
         )
 
