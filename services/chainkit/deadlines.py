@@ -203,41 +203,42 @@ async def find(
 
 
 async def on_at_risk(timer: Timer, ctx: Ctx) -> None:
-    row = await _by_id(ctx.uow, int(timer.payload))
-    if row is None or row.state != STARTED:
-        return
-    await _set_state(ctx.uow, row.id, AT_RISK)
-    _publish(ctx, _deadline(row), AT_RISK, ctx.clock.now(), row.detail)
+    row = await _advance(ctx.uow, int(timer.payload), (STARTED,), AT_RISK)
+    if row is not None:
+        _publish(ctx, _deadline(row), AT_RISK, ctx.clock.now(), row.detail)
 
 
 async def on_breached(timer: Timer, ctx: Ctx) -> None:
-    row = await _by_id(ctx.uow, int(timer.payload))
-    if row is None or row.state not in RUNNING:
-        return
-    await _breach(ctx, _deadline(row), row.detail)
+    row = await _advance(ctx.uow, int(timer.payload), RUNNING, BREACHED)
+    if row is not None:
+        await _breached(ctx, _deadline(row), row.detail)
 
 
 TIMERS = {AT_RISK_TIMER: on_at_risk, BREACHED_TIMER: on_breached}
 
 
 async def _breach(ctx: Ctx, deadline: Deadline, detail: str) -> None:
-    now = ctx.clock.now()
     await _set_state(ctx.uow, deadline.id, BREACHED)
-    breached = Deadline(**{**deadline.__dict__, "state": BREACHED})
+    await _breached(ctx, Deadline(**{**deadline.__dict__, "state": BREACHED}), detail)
+
+
+async def _breached(ctx: Ctx, breached: Deadline, detail: str) -> None:
+    """Publish a breach whose state is stored, and run its type's breach handler."""
+    now = ctx.clock.now()
     _publish(ctx, breached, BREACHED, now, detail)
     ctx.publish(
         DeadlineBreached(
-            v_nummer=deadline.v_nummer,
+            v_nummer=breached.v_nummer,
             service=ctx.service,
             stage=ctx.stage,
-            rule=deadline.type,
-            due_at=timestamp(deadline.due_at),
+            rule=breached.type,
+            due_at=timestamp(breached.due_at),
             detected_at=timestamp(now),
             detail=detail,
         ),
-        key=deadline.v_nummer,
+        key=breached.v_nummer,
     )
-    dtype = REGISTRY.get(deadline.type)
+    dtype = REGISTRY.get(breached.type)
     if dtype is not None and dtype.on_breach is not None:
         await dtype.on_breach(breached, ctx)
 
@@ -273,9 +274,9 @@ class _Statements:
     key computed once, instead of building and hashing a statement per call."""
 
     row: Executable
-    by_id: Executable
     insert: Executable
     update: Executable
+    advance: Executable
     drop_timers: Executable
 
 
@@ -293,9 +294,16 @@ def _statements(deadlines: Table, uow: UnitOfWork) -> _Statements:
             deadlines.c.v_nummer == bindparam("d_v_nummer"),
             deadlines.c.ref == bindparam("d_ref"),
         ),
-        by_id=select(deadlines).where(deadlines.c.id == bindparam("d_id")),
         insert=insert(deadlines).returning(deadlines.c.id),
         update=update(deadlines).where(deadlines.c.id == bindparam("d_id")),
+        # A timer's change of state, only from the states it may come from: one
+        # statement, the row as it now is returned (none: nothing to do).
+        advance=update(deadlines)
+        .where(
+            deadlines.c.id == bindparam("d_id"),
+            deadlines.c.state.in_(bindparam("d_from", expanding=True)),
+        )
+        .returning(*deadlines.c),
         drop_timers=delete(timers).where(
             timers.c.v_nummer == bindparam("d_v_nummer"),
             timers.c.kind.in_(TIMERS),
@@ -315,9 +323,18 @@ async def _row(uow: UnitOfWork, type_name: str, v_nummer: str, ref: str) -> Row[
     return result.first()
 
 
-async def _by_id(uow: UnitOfWork, deadline_id: int) -> Row[Any] | None:
+async def _advance(
+    uow: UnitOfWork,
+    deadline_id: int,
+    from_states: tuple[DeadlineState.ValueType, ...],
+    state: DeadlineState.ValueType,
+) -> Row[Any] | None:
+    """Set the state of a deadline that is in one of `from_states`; its row, or None."""
     deadlines = table(uow.store.metadata)
-    result = await uow.conn.execute(_statements(deadlines, uow).by_id, {"d_id": deadline_id})
+    result = await uow.conn.execute(
+        _statements(deadlines, uow).advance,
+        {"d_id": deadline_id, "d_from": list(from_states), "state": state},
+    )
     return result.first()
 
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import MetaData
 
-from chainkit import deadlines
+from chainkit import deadlines, fastsql
 from chainkit.clock import SimClock
 from chainkit.deadlines import Deadline, DeadlineType
 from chainkit.runtime import Ctx, ServiceSpec
 from chainkit.settings import Settings
-from chainkit.store import Store
+from chainkit.store import Store, Timer
 from migratieketen.v1.deadline_pb2 import DeadlineBreached, DeadlineEvent, DeadlineState
 
 START = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
@@ -108,6 +108,37 @@ async def test_started_at_risk_breached_then_met_late(store: Store) -> None:
         ("kittest.limit", -1),
         ("kittest.limit", S.DEADLINE_STATE_MET),
     ]
+
+
+async def test_a_timer_that_comes_late_for_its_state_changes_nothing(store: Store) -> None:
+    """The at-risk timer of a breached period and the breach timer of a met one leave
+    the state and publish nothing; each state change is one statement on the driver."""
+    clock = FakeClock(START)
+    async with store.begin() as uow:
+        watched = await _ctx(store, uow, clock).watch(
+            TEST_LIMIT, "2600000002", START + timedelta(days=10)
+        )
+    payload = str(watched.id).encode()
+    stale = [
+        Timer(0, deadlines.AT_RISK_TIMER, "2600000002", START, payload, {}),
+        Timer(0, deadlines.BREACHED_TIMER, "2600000002", START, payload, {}),
+    ]
+    clock.moment = START + timedelta(days=11)
+    await _fire_due(store, clock)  # at risk, then breached
+    async with store.begin() as uow:
+        await deadlines.on_at_risk(stale[0], _ctx(store, uow, clock))
+        await deadlines.on_breached(stale[1], _ctx(store, uow, clock))
+    assert [state for _, state in await _events(store)] == [
+        S.DEADLINE_STATE_STARTED,
+        S.DEADLINE_STATE_AT_RISK,
+        S.DEADLINE_STATE_BREACHED,
+        -1,
+    ]
+    async with store.begin() as uow:
+        found = await deadlines.find(uow, TEST_LIMIT, "2600000002")
+    assert found is not None and found.state == S.DEADLINE_STATE_BREACHED
+    advance = deadlines._STATEMENTS[deadlines.table(store.metadata)].advance
+    assert any(plan is not None for plan in (fastsql._PLANS.get(advance) or {}).values())
 
 
 async def test_met_in_time_fires_nothing_later_and_is_idempotent(store: Store) -> None:
