@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from google.protobuf.message import Message
 from opentelemetry.context import Context
@@ -89,7 +90,10 @@ class Tally:
         self._counts: dict[tuple[tuple[str, str], ...], int] = {}
 
     def add(self, amount: int, attributes: Mapping[str, str]) -> None:
-        key = tuple(sorted(attributes.items()))
+        self.add_key(amount, tuple(sorted(attributes.items())))
+
+    def add_key(self, amount: int, key: tuple[tuple[str, str], ...]) -> None:
+        """`add` for labels already given as their sorted (name, value) pairs."""
         self._counts[key] = self._counts.get(key, 0) + amount
 
     def observe(self, _: CallbackOptions) -> Iterable[Observation]:
@@ -185,15 +189,26 @@ _measures: Measures | None = None
 
 
 def state_label(state: DeadlineState.ValueType) -> str:
-    return DeadlineState.Name(state).removeprefix("DEADLINE_STATE_").lower()
+    return (
+        _STATE_LABELS.get(state)
+        or DeadlineState.Name(state).removeprefix("DEADLINE_STATE_").lower()
+    )
+
+
+# Looked up once per deadline event: the enum wrapper's Name() is a Python call chain.
+_STATE_LABELS = {
+    value: name.removeprefix("DEADLINE_STATE_").lower() for name, value in DeadlineState.items()
+}
 
 
 def published(service: str, message: Message) -> None:
     """Called for every event a handler publishes: counts the deadline events."""
-    if _measures is None or not isinstance(message, DeadlineEvent):
+    if _measures is None or type(message) is not DeadlineEvent:
         return
-    labels = {"service": service, "type": message.type, "state": state_label(message.state)}
-    _measures.deadline_events.add(1, labels)
+    # The tally's key, in its sorted order (service, state, type): no dict to sort.
+    _measures.deadline_events.add_key(
+        1, (("service", service), ("state", state_label(message.state)), ("type", message.type))
+    )
     if message.state == DeadlineState.DEADLINE_STATE_MET:
         took = message.at.ToSeconds() - message.started_at.ToSeconds()
         _measures.stage_duration.record(max(took, 0) / DAY, {"type": message.type})
@@ -204,6 +219,8 @@ class MetricsSpanProcessor(SpanProcessor):
 
     def __init__(self, measures: Measures) -> None:
         self._measures = measures
+        # (service, topic) -> the labels and the tallies' key: made once, not per span.
+        self._labels: dict[tuple[object, object], tuple[dict[str, str], Any]] = {}
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         return None
@@ -213,12 +230,18 @@ class MetricsSpanProcessor(SpanProcessor):
         topic = attributes.get(TOPIC)
         if topic is None or span.start_time is None or span.end_time is None:
             return
-        labels = {"service": str(span.resource.attributes.get("service.name")), "topic": str(topic)}
+        service = span.resource.attributes.get("service.name")
+        known = self._labels.get((service, topic))
+        if known is None:
+            labels = {"service": str(service), "topic": str(topic)}
+            known = self._labels[(service, topic)] = (labels, tuple(sorted(labels.items())))
+        labels, key = known
         m = self._measures
-        if span.kind == SpanKind.PRODUCER:
-            m.events_out.add(1, labels)
-        elif span.kind == SpanKind.CONSUMER:
-            m.events_in.add(1, labels)
+        kind = span.kind
+        if kind is SpanKind.PRODUCER:
+            m.events_out.add_key(1, key)
+        elif kind is SpanKind.CONSUMER:
+            m.events_in.add_key(1, key)
             m.handling.record((span.end_time - span.start_time) / 1e9, labels)
             written_ms = attributes.get(RECORD_TIMESTAMP)
             if isinstance(written_ms, int) and written_ms > 0:
