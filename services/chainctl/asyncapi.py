@@ -13,7 +13,7 @@ from typing import Any, cast
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 
 from chainkit.catalogue import Topic, partners, topics
-from chainkit.codec import CONTENT_TYPE, REQUIRED_HEADERS
+from chainkit.codec import CONTENT_TYPE, PARTNER_HEADER, PARTNER_NAMES, REQUIRED_HEADERS
 from chainkit.people import V_NUMMER_PATTERN
 
 JSON = dict[str, Any]
@@ -130,6 +130,37 @@ def _headers(topic: Topic) -> JSON:
     subject: JSON = {"type": "string", "description": f"The Kafka key ({topic.key})."}
     if topic.keyed_by_v_nummer:
         subject["pattern"] = _V_NUMMER_PATTERN
+    properties: JSON = {
+        "ce_specversion": {"type": "string", "const": "1.0"},
+        "ce_id": {
+            "type": "string",
+            "minLength": 1,
+            "description": "Unique per event; a resend of the same event keeps its id.",
+        },
+        "ce_type": {"type": "string", "const": topic.ce_type},
+        "ce_source": {
+            "type": "string",
+            "description": "The producer, e.g. /partners/kmar or /migratieketen/<service>.",
+        },
+        "ce_subject": subject,
+        "ce_time": {"type": "string", "format": "date-time"},
+        "content-type": {"type": "string", "const": CONTENT_TYPE},
+        "traceparent": {
+            "type": "string",
+            "pattern": "^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+            "description": "W3C trace context; the chain continues the producer's trace.",
+        },
+    }
+    if topic.addressee:
+        properties[PARTNER_HEADER] = {
+            "type": "string",
+            "enum": sorted(PARTNER_NAMES),
+            "description": (
+                f"CloudEvents extension: the Partner the event is for, as the message's "
+                f"`{topic.addressee}` field says. A consumer acting for other partners may "
+                "skip the record without decoding it."
+            ),
+        }
     return {
         "type": "object",
         "description": (
@@ -139,27 +170,7 @@ def _headers(topic: Topic) -> JSON:
             "deadletter.v1 with its reason code."
         ),
         "required": list(REQUIRED_HEADERS),
-        "properties": {
-            "ce_specversion": {"type": "string", "const": "1.0"},
-            "ce_id": {
-                "type": "string",
-                "minLength": 1,
-                "description": "Unique per event; a resend of the same event keeps its id.",
-            },
-            "ce_type": {"type": "string", "const": topic.ce_type},
-            "ce_source": {
-                "type": "string",
-                "description": "The producer, e.g. /partners/kmar or /migratieketen/<service>.",
-            },
-            "ce_subject": subject,
-            "ce_time": {"type": "string", "format": "date-time"},
-            "content-type": {"type": "string", "const": CONTENT_TYPE},
-            "traceparent": {
-                "type": "string",
-                "pattern": "^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
-                "description": "W3C trace context; the chain continues the producer's trace.",
-            },
-        },
+        "properties": properties,
     }
 
 

@@ -43,6 +43,10 @@ class Topic:
     partitions: int
     replication_factor: int
     min_insync_replicas: int
+    # The field of the message naming the partner (a `Partner`) the event is for: its
+    # name travels as the header `ce_partner`, so a consumer acting for other partners
+    # skips the record unread (chainkit.consumer). Empty: the event is for every consumer.
+    addressee: str = ""
 
     @property
     def keyed_by_v_nummer(self) -> bool:
@@ -99,18 +103,40 @@ def topics() -> dict[str, Topic]:
             partitions=int(spec.get("partitions", kafka["partitions"])),
             replication_factor=int(spec.get("replication_factor", kafka["replication_factor"])),
             min_insync_replicas=int(spec.get("min_insync_replicas", kafka["min_insync_replicas"])),
+            addressee=_addressee(spec),
         )
         for name, spec in raw["topics"].items()
     }
 
 
+def _addressee(spec: dict[str, Any]) -> str:
+    field = str(spec.get("addressee", ""))
+    if field:
+        descriptor = _message_class(spec["message"]).DESCRIPTOR.fields_by_name.get(field)
+        if (
+            descriptor is None
+            or descriptor.enum_type is None
+            or (descriptor.enum_type.name != "Partner")
+        ):
+            raise LookupError(
+                f"topics.toml: addressee {field!r} of {spec['message']} is not a Partner field"
+            )
+    return field
+
+
 def topic_for(message: type[Message] | Message) -> Topic:
     """The one topic that carries this message type."""
     cls = message if isinstance(message, type) else type(message)
-    for topic in topics().values():
-        if topic.message is cls:
-            return topic
-    raise LookupError(f"no topic in the catalogue carries {cls.__name__}")
+    topic = _by_message().get(cls)
+    if topic is None:
+        raise LookupError(f"no topic in the catalogue carries {cls.__name__}")
+    return topic
+
+
+@cache
+def _by_message() -> dict[type[Message], Topic]:
+    """Message class -> its topic (looked up for every event published)."""
+    return {topic.message: topic for topic in topics().values()}
 
 
 def consumed_by(service: str) -> list[Topic]:

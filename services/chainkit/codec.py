@@ -11,12 +11,17 @@ from google.protobuf.message import DecodeError, Message
 from chainkit.catalogue import Topic, topics
 from chainkit.people import is_v_nummer
 from chainkit.reasons import REASON_CODES
+from migratieketen.v1.common_pb2 import Partner
 
 CONTENT_TYPE = "application/protobuf"
 SPECVERSION = "1.0"
 # The headers every record must carry (CloudEvents' required attributes plus the content
 # type); ce_subject, ce_time and traceparent are recommended.
 REQUIRED_HEADERS = ("ce_specversion", "ce_id", "ce_type", "ce_source", "content-type")
+# A CloudEvents extension ("partner") on the topics with an addressee in the catalogue:
+# the name of the `Partner` the event is for, as the message's addressee field says.
+PARTNER_HEADER = "ce_partner"
+PARTNER_NAMES = frozenset(Partner.keys()) - {"PARTNER_UNSPECIFIED"}
 
 
 class PoisonMessage(Exception):
@@ -57,6 +62,21 @@ def cloudevent_headers(topic: Topic, source: str, subject: str) -> dict[str, str
         "ce_time": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "content-type": CONTENT_TYPE,
     }
+
+
+def addressee_headers(topic: Topic, message: Message) -> dict[str, str]:
+    """The `ce_partner` header of an event on a topic with an addressee, else none."""
+    if not topic.addressee:
+        return {}
+    return {PARTNER_HEADER: Partner.Name(getattr(message, topic.addressee))}
+
+
+def addressed_elsewhere(headers: Mapping[str, str], partners: frozenset[str]) -> bool:
+    """The record names (`ce_partner`) a known partner that is not one of `partners`:
+    a consumer acting for `partners` has nothing to do with it. A record without the
+    header, or naming a partner this contract version does not know, is for everyone."""
+    named = headers.get(PARTNER_HEADER)
+    return named is not None and named in PARTNER_NAMES and named not in partners
 
 
 def header_dict(headers: Iterable[tuple[str, bytes]] | Mapping[str, object]) -> dict[str, str]:

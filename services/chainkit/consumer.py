@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from chainkit import metrics
 from chainkit.clock import timestamp
-from chainkit.codec import PoisonMessage, decode, header_dict
+from chainkit.codec import PoisonMessage, addressed_elsewhere, decode, header_dict
 from chainkit.store import Store, UnitOfWork
 from chainkit.telemetry import extract, start_span, tag_case
 from migratieketen.v1.deadletter_pb2 import DeadLetter
@@ -98,10 +98,11 @@ class BatchConsumer:
         self._current = current
         self.commits = commits if commits is not None else OffsetCommits(0.0)
 
-    async def on_batch(self, bodies: list[bytes]) -> None:
-        """FastStream's handler. The batch's records are taken from FastStream's context
-        (`current`): a `message: KafkaMessage` parameter is resolved by FastDepends in a
-        worker thread, a thread hand-over per batch."""
+    async def on_batch(self, records: Any) -> None:
+        """FastStream's handler, given the records undecoded (`runtime.raw_records`).
+        The batch's message is taken from FastStream's context (`current`): a
+        `message: KafkaMessage` parameter is resolved by FastDepends in a worker
+        thread, a thread hand-over per batch."""
         await self.handle(self._current())
 
     async def handle(self, message: KafkaMessage) -> None:
@@ -135,12 +136,25 @@ class BatchConsumer:
                 await nack()
             raise
 
-    async def _consume(self, records: tuple[ConsumerRecord, ...], careful: bool) -> None:
+    async def _consume(self, all_records: tuple[ConsumerRecord, ...], careful: bool) -> None:
+        records: Sequence[ConsumerRecord] = all_records
+        headers = [header_dict(r.headers) for r in records]
+        partners = self._spec.partners
+        if partners:  # records addressed to another partner are not this service's
+            kept = [
+                (r, h)
+                for r, h in zip(records, headers, strict=True)
+                if not addressed_elsewhere(h, partners)
+            ]
+            if len(kept) < len(records):
+                if not kept:
+                    return
+                records = [r for r, _ in kept]
+                headers = [h for _, h in kept]
         finished: list[tuple[Span, int]] = []
         async with self._store.begin() as uow:
             if self._spec.lock is not None:
                 await self._spec.lock(uow.conn)
-            headers = [header_dict(r.headers) for r in records]
             ids = [_event_id(r, h) for r, h in zip(records, headers, strict=True)]
             seen = await uow.seen_many(ids)
             # Taken first, in one statement: on PostgreSQL the inbox rows also make a

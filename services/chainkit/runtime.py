@@ -17,6 +17,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
+from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from google.protobuf.message import Message
 from sqlalchemy import MetaData
@@ -146,11 +147,22 @@ class ServiceSpec:
     # kit's inbox and timer statements: a service whose instances share rows on
     # PostgreSQL takes its lock here, so every transaction locks in one order.
     lock: Lock | None = None
+    # The partners (`Partner` names) this service acts for. A record addressed to
+    # another partner (header `ce_partner`, chainkit.codec) is skipped unread: no
+    # decode, span, inbox row or transaction. Empty: every record is handled.
+    partners: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         # Every service can watch legal deadlines: the kit's table and timers come along.
         deadlines.table(self.metadata)
         self.timers = {**deadlines.TIMERS, **self.timers}
+
+
+async def raw_records(message: StreamMessage[Any]) -> Any:
+    """The subscriber's decoder: the batch's records as aiokafka gave them. The kit reads
+    each record itself (chainkit.consumer); FastStream's own decoder would first make a
+    message object per record and copy its body, for nothing (2% of a service's CPU)."""
+    return message.raw_message
 
 
 class ServiceRuntime:
@@ -192,6 +204,7 @@ class ServiceRuntime:
             fetch_max_wait_ms=settings.fetch_max_wait_ms,
             title=f"{spec.name}",
             description=f"All topics the {spec.name} service consumes.",
+            decoder=raw_records,
         )
         self.pacer = FetchPacer(
             settings.fetch_max_wait_ms, settings.idle_fetch_max_wait_ms, settings.idle_after_seconds
@@ -208,6 +221,7 @@ class ServiceRuntime:
         )
         subscriber(self.consumer.on_batch)
         self.subscriber = subscriber
+        partitioner = KeyPartitioner()  # the relay's batches and any send: one hash cache
         self.producer = AIOKafkaProducer(
             bootstrap_servers=settings.bootstrap_servers,
             client_id=f"{spec.name}-relay",
@@ -215,7 +229,7 @@ class ServiceRuntime:
             acks="all",
             enable_idempotence=settings.idempotent_producer,
             max_batch_size=256 * 1024,
-            partitioner=KeyPartitioner(),
+            partitioner=partitioner,
         )
         self.relay = OutboxRelay(
             self.store,
@@ -224,6 +238,7 @@ class ServiceRuntime:
             settings.relay_batch_size,
             settings.relay_poll_seconds,
             settings.relay_chunk_size,
+            partitioner,
         )
         self.timers = TimerLoop(
             self.store,

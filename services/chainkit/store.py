@@ -42,7 +42,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from chainkit.catalogue import topic_for
-from chainkit.codec import cloudevent_headers
+from chainkit.codec import addressee_headers, cloudevent_headers
 from chainkit.fastsql import FastEngine
 from chainkit.sqlite import inline_creator
 from chainkit.telemetry import inject_current, load_context, stored_context
@@ -138,6 +138,8 @@ class UnitOfWork:
         subject = key_bytes.decode("utf-8", "replace") if key_bytes else ""
         headers = cloudevent_headers(topic, self.store.service, subject)
         headers.update(inject_current())
+        if topic.addressee:
+            headers.update(addressee_headers(topic, message))
         headers.update(extra_headers or {})
         self._events.append(
             {

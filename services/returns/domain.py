@@ -120,6 +120,8 @@ EU_SYSTEM_OF: dict[CheckOperation.ValueType, EuSystem.ValueType] = {
 }
 # A write the gateway answered UNAVAILABLE is asked again, at most this many times.
 EU_ATTEMPTS = 5
+# The partner DTenV's requests to the Europaloket are made as, and its answers are for.
+PARTNER = Partner.PARTNER_DTENV
 PERIOD_END = CheckOperation.CHECK_OPERATION_RECORD_DEPARTURE_PERIOD_END
 EXIT = CheckOperation.CHECK_OPERATION_RECORD_EXIT
 DELETE_ALERT = CheckOperation.CHECK_OPERATION_DELETE_RETURN_ALERT
@@ -149,7 +151,7 @@ def eu_request(
     return CheckRequest(
         request_id=request_id,
         v_nummer=v_nummer,
-        partner=Partner.PARTNER_DTENV,
+        partner=PARTNER,
         purpose=CheckPurpose.CHECK_PURPOSE_RETURN,
         systems=[EU_SYSTEM_OF[operation]],
         operation=operation,

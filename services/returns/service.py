@@ -57,6 +57,7 @@ from migratieketen.v1.returns_pb2 import (
 )
 from migratieketen.v1.screening_pb2 import Referral, ScreeningCompleted
 from returns.domain import (
+    PARTNER,
     REMOVALS,
     Plan,
     departure_records,
@@ -383,7 +384,7 @@ async def _close(ctx: Ctx, case: Row[Any], outcome: Outcome.ValueType, detail: s
         CaseOutcome(
             v_nummer=v,
             outcome=outcome,
-            decided_by=Partner.PARTNER_DTENV,
+            decided_by=PARTNER,
             at=timestamp(now),
             destination_member_state=(
                 case.destination_member_state
@@ -667,7 +668,7 @@ async def on_reception_ended(ended: ReceptionEnded, ctx: Ctx) -> None:
 
 async def on_check_result(result: CheckResult, ctx: Ctx) -> None:
     """Note the Europaloket's answer; ask again later when the system was unavailable."""
-    if result.partner != Partner.PARTNER_DTENV:
+    if result.partner != PARTNER:
         return  # an answer to another partner
     row = (await ctx.uow.conn.execute(_WAITING_REQUEST, {"key_id": result.request_id})).first()
     if row is None:
@@ -720,4 +721,5 @@ SPEC = ServiceSpec(
         RELOCATE: on_relocate,
         EU_RETRY: on_eu_retry,
     },
+    partners=frozenset({Partner.Name(PARTNER)}),
 )

@@ -66,6 +66,8 @@ from screening.domain import (
 
 OPEN, COMPLETED = "open", "completed"
 NOT_DONE = CheckState.CHECK_STATE_NOT_DONE
+# The partner screening's requests to the Europaloket are made as, and its answers are for.
+PARTNER = Partner.PARTNER_SCREENING
 DEADLINE, RETRY = "screening-deadline", "europaloket-retry"
 # The legal deadlines screening owns; the kit publishes started, at risk, met and breached.
 TIME_LIMIT = DeadlineType(
@@ -207,7 +209,7 @@ async def _ask(
         CheckRequest(
             request_id=request_id,
             v_nummer=v_nummer,
-            partner=Partner.PARTNER_SCREENING,
+            partner=PARTNER,
             purpose=(
                 CheckPurpose.CHECK_PURPOSE_SCREENING_IDENTIFICATION
                 if register
@@ -239,7 +241,7 @@ async def _open_screening(ctx: Ctx, screening_id: str) -> Row[Any] | None:
 
 
 async def on_check_result(result: CheckResult, ctx: Ctx) -> None:
-    if result.partner != Partner.PARTNER_SCREENING:
+    if result.partner != PARTNER:
         return  # an answer to another partner
     asked = (await ctx.uow.conn.execute(_REQUEST, {"rid": result.request_id})).first()
     if asked is None:
@@ -354,4 +356,5 @@ SPEC = ServiceSpec(
     metadata=metadata,
     handlers={PersonRegistered: on_registered, CheckResult: on_check_result},
     timers={DEADLINE: on_deadline, RETRY: on_retry},
+    partners=frozenset({Partner.Name(PARTNER)}),
 )

@@ -14,7 +14,8 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from chainctl.asyncapi import SERVICES, build, message_descriptor, render
 from chainctl.cli import main
 from chainkit.catalogue import Topic, partners, topics
-from chainkit.codec import REQUIRED_HEADERS
+from chainkit.codec import PARTNER_HEADER, REQUIRED_HEADERS
+from migratieketen.v1.common_pb2 import Partner
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "contracts" / "asyncapi.json"
@@ -105,7 +106,9 @@ def test_channel_describes_the_topic(doc: JSON, topic: Topic) -> None:
         "ce_time",
         "content-type",
         "traceparent",
-    }
+    } | ({PARTNER_HEADER} if topic.addressee else set())
+    if topic.addressee:  # the partner's name, one of the contract's Partner values
+        assert set(headers[PARTNER_HEADER]["enum"]) == set(Partner.keys()) - {"PARTNER_UNSPECIFIED"}
     assert message["headers"]["required"] == list(REQUIRED_HEADERS)
     assert headers["ce_type"]["const"] == topic.ce_type
     assert headers["content-type"]["const"] == "application/protobuf"

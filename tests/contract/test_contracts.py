@@ -20,6 +20,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from chainkit import catalogue
 from chainkit.catalogue import Topic, by_ce_type, consumed_by, partners, services, topics
 from chainkit.codec import (
     CONTENT_TYPE,
@@ -416,6 +417,15 @@ def test_topic_message_and_key(topic: Topic) -> None:
         assert field is not None, f"{topic.name} is keyed by v_nummer, its message has none"
         assert field.type == FieldDescriptor.TYPE_STRING
         assert not field.is_repeated
+
+
+def test_an_addressee_is_a_partner_field_of_the_topic_s_message() -> None:
+    addressed = {t.name: t.addressee for t in topics().values() if t.addressee}
+    assert addressed == {"europaloket.check-completed.v1": "partner"}
+    with pytest.raises(LookupError, match="is not a Partner field"):
+        catalogue._addressee({"message": "CheckResult", "addressee": "v_nummer"})
+    with pytest.raises(LookupError, match="is not a Partner field"):
+        catalogue._addressee({"message": "CheckResult", "addressee": "no_such_field"})
 
 
 def test_ce_types_are_unique() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -22,11 +22,13 @@ from sqlalchemy.exc import DBAPIError
 from chainctl.broker import EmbeddedBroker
 from chainkit import consumer
 from chainkit.catalogue import topic_for
-from chainkit.codec import cloudevent_headers
+from chainkit.codec import PARTNER_HEADER, cloudevent_headers
 from chainkit.consumer import FetchPacer, is_transient
 from chainkit.runtime import Ctx, ServiceRuntime, ServiceSpec
 from migratieketen.v1.arrival_pb2 import ArrivalRejected, ArrivalReport
+from migratieketen.v1.common_pb2 import Partner
 from migratieketen.v1.deadletter_pb2 import DeadLetter
+from migratieketen.v1.europaloket_pb2 import CheckResult
 from tests.unit.kit_runtime import kit_runtime
 
 metadata = MetaData()
@@ -49,8 +51,15 @@ async def runtime(tmp_path: Path) -> AsyncIterator[tuple[ServiceRuntime, InMemor
         yield started
 
 
-def batch(*references: str, first: int = 0, **message: Any) -> KafkaMessage:
-    """A batch as FastStream hands it over; `message`: the message's consumer, nack."""
+def batch(
+    *references: str,
+    first: int = 0,
+    partner_of: Mapping[str, str] | None = None,
+    values: Mapping[str, bytes] | None = None,
+    **message: Any,
+) -> KafkaMessage:
+    """A batch as FastStream hands it over; `message`: the message's consumer, nack;
+    `partner_of`: a reference's `ce_partner` header, `values`: a reference's own bytes."""
     topic = topic_for(ArrivalReport)
     records = [
         ConsumerRecord(
@@ -60,12 +69,21 @@ def batch(*references: str, first: int = 0, **message: Any) -> KafkaMessage:
             timestamp=0,
             timestamp_type=0,
             key=reference.encode(),
-            value=ArrivalReport(partner_reference=reference).SerializeToString(),
+            value=(values or {}).get(reference)
+            or ArrivalReport(partner_reference=reference).SerializeToString(),
             checksum=None,
             serialized_key_size=0,
             serialized_value_size=0,
             headers=[
-                (k, v.encode()) for k, v in cloudevent_headers(topic, "test", reference).items()
+                (k, v.encode())
+                for k, v in {
+                    **cloudevent_headers(topic, "test", reference),
+                    **(
+                        {PARTNER_HEADER: (partner_of or {})[reference]}
+                        if reference in (partner_of or {})
+                        else {}
+                    ),
+                }.items()
             ],
         )
         for offset, reference in enumerate(references)
@@ -101,6 +119,68 @@ async def test_a_handler_defect_parks_only_its_record(
 
     await service.consumer.handle(records)  # redelivered
     assert len(await rows(service, service.store.outbox)) == 3, "no second effect"
+
+
+async def test_records_addressed_to_another_partner_are_skipped_unread(tmp_path: Path) -> None:
+    own = MetaData()
+    seen.to_metadata(own)
+    spec = ServiceSpec(
+        "bvv",
+        "registration",
+        own,
+        handlers={ArrivalReport: on_report},
+        partners=frozenset({"PARTNER_DTENV"}),
+    )
+    async with kit_runtime(spec, tmp_path) as (service, spans):
+        await service.consumer.handle(
+            batch(
+                "MINE",
+                "OTHERS",
+                "UNADDRESSED",
+                "FUTURE-PARTNER",
+                partner_of={
+                    "MINE": "PARTNER_DTENV",
+                    "OTHERS": "PARTNER_SCREENING",
+                    "FUTURE-PARTNER": "PARTNER_NOT_IN_THIS_VERSION",
+                },
+                values={"OTHERS": b"\xff not protobuf"},  # not decoded, so not dead-lettered
+            )
+        )
+        handled = sorted(r.reference for r in await rows(service, seen))
+        assert handled == ["FUTURE-PARTNER", "MINE", "UNADDRESSED"]
+        outbox = await rows(service, service.store.outbox)
+        assert [r.topic for r in outbox] == ["arrival.rejected.v1"] * 3, "no dead letter"
+        assert len(await rows(service, service.store.inbox)) == 3
+        consumed = [s for s in spans.get_finished_spans() if s.name.endswith(" process")]
+        assert len(consumed) == 3, "no span for a record that is not this service's"
+
+        # A batch holding only other partners' records opens no transaction at all.
+        opened = 0
+        begin = service.store.begin
+
+        def counting_begin() -> Any:
+            nonlocal opened
+            opened += 1
+            return begin()
+
+        service.store.begin = counting_begin  # type: ignore[method-assign]
+        await service.consumer.handle(
+            batch("A", "B", first=4, partner_of={"A": "PARTNER_COA", "B": "PARTNER_IND"})
+        )
+        assert opened == 0
+        assert len(await rows(service, service.store.inbox)) == 3
+
+
+async def test_an_event_on_a_topic_with_an_addressee_names_its_partner_in_a_header(
+    runtime: tuple[ServiceRuntime, InMemorySpanExporter],
+) -> None:
+    service, _ = runtime
+    async with service.store.begin() as uow:
+        uow.publish(CheckResult(v_nummer="2600000001", partner=Partner.PARTNER_DTENV), "k")
+        uow.publish(ArrivalRejected(partner_reference="R"), "k")
+    headers = [json.loads(r.headers) for r in await rows(service, service.store.outbox)]
+    assert headers[0][PARTNER_HEADER] == "PARTNER_DTENV"
+    assert PARTNER_HEADER not in headers[1], "a topic without an addressee has no ce_partner"
 
 
 class _Deadlock(Exception):
