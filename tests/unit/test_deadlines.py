@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
 from sqlalchemy import MetaData
+from sqlalchemy.sql import ClauseElement
 
 from chainkit import deadlines, fastsql
 from chainkit.clock import SimClock
@@ -137,7 +139,7 @@ async def test_a_timer_that_comes_late_for_its_state_changes_nothing(store: Stor
     async with store.begin() as uow:
         found = await deadlines.find(uow, TEST_LIMIT, "2600000002")
     assert found is not None and found.state == S.DEADLINE_STATE_BREACHED
-    advance = deadlines._STATEMENTS[deadlines.table(store.metadata)].advance
+    advance = cast(ClauseElement, deadlines._STATEMENTS[deadlines.table(store.metadata)].advance)
     assert any(plan is not None for plan in (fastsql._PLANS.get(advance) or {}).values())
 
 
