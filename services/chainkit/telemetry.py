@@ -56,6 +56,7 @@ _STATUS_NAMES = {id(code): code.name for code in StatusCode}
 
 
 _by_trace = itemgetter(1)
+_FLAGS = [f"{flags:02x}" for flags in range(256)]
 
 
 def _hex(value: int, size: int) -> str:
@@ -362,8 +363,8 @@ def _carrier(span_context: SpanContext) -> dict[str, str]:
     if not span_context.is_valid:
         return {}
     carrier = {
-        "traceparent": f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}"
-        f"-{span_context.trace_flags:02x}"
+        "traceparent": f"00-{_hex(span_context.trace_id, 16)}-{_hex(span_context.span_id, 8)}"
+        f"-{_FLAGS[span_context.trace_flags & 0xFF]}"
     }
     if span_context.trace_state:
         carrier["tracestate"] = span_context.trace_state.to_header()
