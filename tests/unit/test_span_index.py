@@ -158,3 +158,56 @@ def test_a_case_exported_over_many_batches_is_found_whole(tmp_path: Path) -> Non
     db.close()
     found = case_traces(tmp_path, "2600000001")
     assert sorted(len(spans) for spans in found.values()) == [3, 4]
+
+
+def _line(trace_id: str, v_nummer: str, name: str) -> str:
+    return json.dumps(
+        {
+            "trace_id": trace_id,
+            "span_id": "cd" * 8,
+            "parent_id": None,
+            "name": name,
+            "kind": "INTERNAL",
+            "service": "returns",
+            "start_ns": 1,
+            "end_ns": 2,
+            "status": "UNSET",
+            "attributes": {V_NUMMER: v_nummer},
+        }
+    )
+
+
+def test_traces_sharing_the_key_s_64_bits_are_told_apart(tmp_path: Path) -> None:
+    mine, other = "ab" * 8 + "00" * 8, "ab" * 8 + "11" * 8  # one key, two traces
+    returns = tmp_path / "returns.jsonl"
+    returns.write_text(
+        _line(mine, "2600000001", "mine") + "\n" + _line(other, "2600000002", "other") + "\n"
+    )
+    _age(returns)
+    assert {
+        t: [s.name for s in spans] for t, spans in case_traces(tmp_path, "2600000001").items()
+    } == {mine: ["mine"]}
+    assert [s.name for s in case_traces(tmp_path, "2600000002")[other]] == ["other"]
+
+
+def test_an_index_of_an_older_format_is_built_again_from_the_files(tmp_path: Path) -> None:
+    """The first format keyed runs by the trace id as text: such an index is dropped
+    when opened, and the files are indexed again."""
+    _run(tmp_path, "bvv", {"2600000001": 2})
+    old = sqlite3.connect(tmp_path / "index.sqlite")
+    old.executescript(
+        "DROP TABLE spans; DROP TABLE files; DROP TABLE cases; PRAGMA user_version = 0;"
+        "CREATE TABLE files (name TEXT PRIMARY KEY, indexed_upto INTEGER NOT NULL);"
+        "CREATE TABLE spans (trace_id TEXT NOT NULL, file TEXT NOT NULL,"
+        " offset INTEGER NOT NULL, length INTEGER NOT NULL);"
+        "CREATE TABLE cases (v_nummer TEXT NOT NULL, trace_id TEXT NOT NULL,"
+        " PRIMARY KEY (v_nummer, trace_id)) WITHOUT ROWID;"
+        "INSERT INTO files VALUES ('bvv.jsonl', 999999);"  # claims all is indexed
+    )
+    old.close()
+    _age(tmp_path / "bvv.jsonl")
+    found = case_traces(tmp_path, "2600000001")
+    assert [len(spans) for spans in found.values()] == [3]
+    db = sqlite3.connect(tmp_path / "index.sqlite")
+    assert db.execute("PRAGMA user_version").fetchone() == (2,)
+    db.close()
