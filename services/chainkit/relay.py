@@ -159,7 +159,13 @@ class OutboxRelay:
                 # Full: it goes now, the event starts the partition's next batch.
                 chunk.futures.append(await producer.send_batch(batch, topic, partition=partition))
                 batch = batches[(topic, partition)] = producer.create_batch()
-                batch.append(key=row.key, value=row.value, timestamp=None, headers=encoded)
+                # An empty batch takes any first event; were it ever refused, the round
+                # fails and is retried (the event stays in the outbox), never dropped.
+                if (
+                    batch.append(key=row.key, value=row.value, timestamp=None, headers=encoded)
+                    is None
+                ):
+                    raise RuntimeError(f"an event on {topic} fits no producer batch")
         for (topic, partition), batch in batches.items():
             chunk.futures.append(await producer.send_batch(batch, topic, partition=partition))
         return chunk
