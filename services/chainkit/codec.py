@@ -22,6 +22,15 @@ REQUIRED_HEADERS = ("ce_specversion", "ce_id", "ce_type", "ce_source", "content-
 # the name of the `Partner` the event is for, as the message's addressee field says.
 PARTNER_HEADER = "ce_partner"
 PARTNER_NAMES = frozenset(Partner.keys()) - {"PARTNER_UNSPECIFIED"}
+# The largest event a service publishes, key, value and headers together: under what a
+# Kafka broker takes by default (message.max.bytes, 1 MiB) and the relay's producer
+# sends (max_request_size, 1 MiB), with room for the record batch around it. A larger
+# one would be refused at every try and hold up every event committed after it.
+MAX_EVENT_BYTES = 1_000_000
+# What a dead letter copies of the record it parks; a larger value or key is left out
+# (the reason says where the record is), so that the dead letter itself can be sent.
+DEAD_LETTER_VALUE_BYTES = 512 * 1024
+DEAD_LETTER_KEY_BYTES = 1024
 
 
 class PoisonMessage(Exception):

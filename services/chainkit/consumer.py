@@ -28,7 +28,14 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from chainkit import metrics
 from chainkit.clock import timestamp
-from chainkit.codec import PoisonMessage, addressed_elsewhere, decode, header_dict
+from chainkit.codec import (
+    DEAD_LETTER_KEY_BYTES,
+    DEAD_LETTER_VALUE_BYTES,
+    PoisonMessage,
+    addressed_elsewhere,
+    decode,
+    header_dict,
+)
 from chainkit.store import Store, UnitOfWork
 from chainkit.telemetry import extract, start_span, tag_case
 from migratieketen.v1.deadletter_pb2 import DeadLetter
@@ -246,21 +253,39 @@ class BatchConsumer:
         span = trace.get_current_span()
         span.set_status(Status(StatusCode.ERROR, code))
         span.set_attribute("case.dead_letter_reason", code)
+        key, value = record.key or b"", record.value or b""
+        # A dead letter must fit where the record came from: one too large to send
+        # would hold up every event after it. What it leaves out stays on the topic.
+        left_out = [
+            f"its {len(part)}-byte {name}"
+            for name, part, limit in (
+                ("key", key, DEAD_LETTER_KEY_BYTES),
+                ("value", value, DEAD_LETTER_VALUE_BYTES),
+            )
+            if len(part) > limit
+        ]
+        if left_out:
+            key = b"" if len(key) > DEAD_LETTER_KEY_BYTES else key
+            value = b"" if len(value) > DEAD_LETTER_VALUE_BYTES else value
+            reason += (
+                f" ({' and '.join(left_out)} not copied: read the record at {record.topic} "
+                f"partition {record.partition} offset {record.offset})"
+            )
         letter = DeadLetter(
             service=self._spec.name,
             topic=record.topic,
             partition=record.partition,
             offset=record.offset,
-            key=record.key or b"",
-            payload=record.value or b"",
+            key=key,
+            payload=value,
             reason_code=code,
             reason=reason,
-            original_ce_type=headers.get("ce_type", ""),
+            original_ce_type=headers.get("ce_type", "")[:200],
             failed_at=timestamp(datetime.now(UTC)),
         )
         uow.publish(
             letter,
-            record.key,
+            key or None,
             {
                 "dlq_reason_code": code,
                 "dlq_reason": reason,

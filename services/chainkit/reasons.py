@@ -31,5 +31,10 @@ REASON_CODES: dict[str, str] = {
         "the message refers to an application or crisis the service does not know; the "
         "reason names the field"
     ),
+    "event_too_large": (
+        "handling the record would publish an event over the chain's size limit "
+        "(`chainkit.codec.MAX_EVENT_BYTES` of key, value and headers); the reason names the "
+        "topic and the size"
+    ),
     "processing_error": "the service's handler failed (a defect); the record is parked",
 }

@@ -42,7 +42,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from chainkit.catalogue import topic_for
-from chainkit.codec import addressee_headers, cloudevent_headers
+from chainkit.codec import (
+    MAX_EVENT_BYTES,
+    PoisonMessage,
+    addressee_headers,
+    cloudevent_headers,
+)
 from chainkit.fastsql import FastEngine
 from chainkit.sqlite import inline_creator
 from chainkit.telemetry import inject_current, load_context, stored_context
@@ -141,12 +146,23 @@ class UnitOfWork:
         if topic.addressee:
             headers.update(addressee_headers(topic, message))
         headers.update(extra_headers or {})
+        value = message.SerializeToString()
+        encoded = orjson.dumps(headers).decode()
+        size = len(value) + len(encoded) + (len(key_bytes) if key_bytes else 0)
+        if size > MAX_EVENT_BYTES:
+            # Refused here, with the step that made it: the broker would refuse it on
+            # every send, and the events committed after it would never leave.
+            raise PoisonMessage(
+                "event_too_large",
+                f"an event of {size} bytes on {topic.name} is over the {MAX_EVENT_BYTES}-byte"
+                " limit",
+            )
         self._events.append(
             {
                 "topic": topic.name,
                 "key": key_bytes,
-                "value": message.SerializeToString(),
-                "headers": orjson.dumps(headers).decode(),
+                "value": value,
+                "headers": encoded,
                 "created_at": time.time(),
             }
         )

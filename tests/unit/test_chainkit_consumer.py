@@ -22,7 +22,12 @@ from sqlalchemy.exc import DBAPIError
 from chainctl.broker import EmbeddedBroker
 from chainkit import consumer
 from chainkit.catalogue import topic_for
-from chainkit.codec import PARTNER_HEADER, cloudevent_headers
+from chainkit.codec import (
+    DEAD_LETTER_VALUE_BYTES,
+    MAX_EVENT_BYTES,
+    PARTNER_HEADER,
+    cloudevent_headers,
+)
 from chainkit.consumer import FetchPacer, is_transient
 from chainkit.runtime import Ctx, ServiceRuntime, ServiceSpec
 from migratieketen.v1.arrival_pb2 import ArrivalRejected, ArrivalReport
@@ -40,6 +45,8 @@ async def on_report(report: ArrivalReport, ctx: Ctx) -> None:
     ctx.publish(ArrivalRejected(partner_reference=report.partner_reference), "k")
     if report.partner_reference == "BAD":
         raise RuntimeError("a defect, after the handler wrote and published")
+    if report.partner_reference == "HUGE":
+        ctx.publish(ArrivalRejected(partner_reference="HUGE", reason="x" * MAX_EVENT_BYTES), "k")
 
 
 @pytest.fixture
@@ -119,6 +126,50 @@ async def test_a_handler_defect_parks_only_its_record(
 
     await service.consumer.handle(records)  # redelivered
     assert len(await rows(service, service.store.outbox)) == 3, "no second effect"
+
+
+async def test_an_event_over_the_size_limit_parks_its_record_and_nothing_else(
+    runtime: tuple[ServiceRuntime, InMemorySpanExporter],
+) -> None:
+    """The broker would refuse such an event on every send, holding up the outbox: it
+    is refused when published, and the record that made it is dead-lettered."""
+    service, _ = runtime
+    await service.consumer.handle(batch("GOOD-1", "HUGE", "GOOD-2"))
+
+    assert sorted(r.reference for r in await rows(service, seen)) == ["GOOD-1", "GOOD-2"]
+    outbox = await rows(service, service.store.outbox)
+    assert [r.topic for r in outbox] == [
+        "arrival.rejected.v1",
+        "deadletter.v1",
+        "arrival.rejected.v1",
+    ]
+    letter = DeadLetter.FromString(outbox[1].value)
+    assert (letter.reason_code, letter.offset) == ("event_too_large", 1)
+    assert "arrival.rejected.v1" in letter.reason and "bytes" in letter.reason
+    assert letter.payload == ArrivalReport(partner_reference="HUGE").SerializeToString()
+    assert max(len(r.value) + len(r.headers) for r in outbox) < MAX_EVENT_BYTES
+
+
+async def test_a_dead_letter_of_a_huge_record_leaves_its_value_on_the_topic(
+    runtime: tuple[ServiceRuntime, InMemorySpanExporter],
+) -> None:
+    """A partner's record near the broker's limit, undecodable: its dead letter (the
+    value copied, plus the reason and headers) would be over the limit and stick in the
+    outbox. The value is left out, and the reason says where the record is."""
+    service, _ = runtime
+    huge = b"\xff" * (MAX_EVENT_BYTES - 10)
+    small = b"\xff" * 100
+    await service.consumer.handle(batch("A", "B", "C", first=7, values={"B": huge, "A": small}))
+
+    outbox = await rows(service, service.store.outbox)
+    assert [r.topic for r in outbox] == ["deadletter.v1", "deadletter.v1", "arrival.rejected.v1"]
+    kept, left = (DeadLetter.FromString(r.value) for r in outbox[:2])
+    assert kept.payload == small and "not copied" not in kept.reason
+    assert (left.reason_code, left.payload, left.key) == ("undecodable", b"", b"B")
+    assert f"{len(huge)}-byte value not copied" in left.reason
+    assert "arrival.reported.v1 partition 0 offset 8" in left.reason
+    assert len(outbox[1].value) < DEAD_LETTER_VALUE_BYTES
+    assert json.loads(outbox[1].headers)["dlq_reason_code"] == "undecodable"
 
 
 async def test_records_addressed_to_another_partner_are_skipped_unread(tmp_path: Path) -> None:
