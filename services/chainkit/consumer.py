@@ -256,17 +256,14 @@ class BatchConsumer:
         key, value = record.key or b"", record.value or b""
         # A dead letter must fit where the record came from: one too large to send
         # would hold up every event after it. What it leaves out stays on the topic.
-        left_out = [
-            f"its {len(part)}-byte {name}"
-            for name, part, limit in (
-                ("key", key, DEAD_LETTER_KEY_BYTES),
-                ("value", value, DEAD_LETTER_VALUE_BYTES),
-            )
-            if len(part) > limit
-        ]
+        left_out = []
+        if len(key) > DEAD_LETTER_KEY_BYTES:
+            left_out.append(f"its {len(key)}-byte key")
+            key = b""
+        if len(value) > DEAD_LETTER_VALUE_BYTES:
+            left_out.append(f"its {len(value)}-byte value")
+            value = b""
         if left_out:
-            key = b"" if len(key) > DEAD_LETTER_KEY_BYTES else key
-            value = b"" if len(value) > DEAD_LETTER_VALUE_BYTES else value
             reason += (
                 f" ({' and '.join(left_out)} not copied: read the record at {record.topic} "
                 f"partition {record.partition} offset {record.offset})"

@@ -171,6 +171,13 @@ async def test_a_dead_letter_of_a_huge_record_leaves_its_value_on_the_topic(
     assert len(outbox[1].value) < DEAD_LETTER_VALUE_BYTES
     assert json.loads(outbox[1].headers)["dlq_reason_code"] == "undecodable"
 
+    long_key = "K" * 5000  # a key no V-nummer is: left out too, and the letter unkeyed
+    await service.consumer.handle(batch(long_key, first=20, values={long_key: small}))
+    last = (await rows(service, service.store.outbox))[-1]
+    letter = DeadLetter.FromString(last.value)
+    assert (letter.key, letter.payload, last.key) == (b"", small, None)
+    assert "its 5000-byte key not copied" in letter.reason
+
 
 async def test_records_addressed_to_another_partner_are_skipped_unread(tmp_path: Path) -> None:
     own = MetaData()
