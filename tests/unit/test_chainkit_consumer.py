@@ -103,6 +103,23 @@ async def rows(runtime: ServiceRuntime, table: Table) -> list[Any]:
         return list(await conn.execute(select(table)))
 
 
+async def parked_second(service: ServiceRuntime, code: str) -> tuple[list[Any], DeadLetter]:
+    """After the batch GOOD-1, <bad>, GOOD-2: the good records' work kept, the second's
+    undone (its own event too) and a dead letter with `code` in its place. The outbox
+    and the dead letter."""
+    assert sorted(r.reference for r in await rows(service, seen)) == ["GOOD-1", "GOOD-2"]
+    outbox = await rows(service, service.store.outbox)
+    assert [r.topic for r in outbox] == [
+        "arrival.rejected.v1",
+        "deadletter.v1",
+        "arrival.rejected.v1",
+    ], "the bad record's own event is undone, a dead letter takes its place"
+    letter = DeadLetter.FromString(outbox[1].value)
+    assert (letter.reason_code, letter.offset) == (code, 1)
+    assert json.loads(outbox[1].headers)["dlq_reason_code"] == code
+    return outbox, letter
+
+
 async def test_a_handler_defect_parks_only_its_record(
     runtime: tuple[ServiceRuntime, InMemorySpanExporter],
 ) -> None:
@@ -110,16 +127,7 @@ async def test_a_handler_defect_parks_only_its_record(
     records = batch("GOOD-1", "BAD", "GOOD-2")
     await service.consumer.handle(records)
 
-    assert sorted(r.reference for r in await rows(service, seen)) == ["GOOD-1", "GOOD-2"]
-    outbox = await rows(service, service.store.outbox)
-    assert [r.topic for r in outbox] == [
-        "arrival.rejected.v1",
-        "deadletter.v1",
-        "arrival.rejected.v1",
-    ], "the defect's own event is undone, a dead letter takes its place"
-    letter = DeadLetter.FromString(outbox[1].value)
-    assert (letter.reason_code, letter.offset) == ("processing_error", 1)
-    assert json.loads(outbox[1].headers)["dlq_reason_code"] == "processing_error"
+    await parked_second(service, "processing_error")
     assert len(await rows(service, service.store.inbox)) == 3
     consumed = [s for s in spans.get_finished_spans() if s.name.endswith(" process")]
     assert len(consumed) == 3, "one span per record: the rolled-back first run left none"
@@ -136,15 +144,7 @@ async def test_an_event_over_the_size_limit_parks_its_record_and_nothing_else(
     service, _ = runtime
     await service.consumer.handle(batch("GOOD-1", "HUGE", "GOOD-2"))
 
-    assert sorted(r.reference for r in await rows(service, seen)) == ["GOOD-1", "GOOD-2"]
-    outbox = await rows(service, service.store.outbox)
-    assert [r.topic for r in outbox] == [
-        "arrival.rejected.v1",
-        "deadletter.v1",
-        "arrival.rejected.v1",
-    ]
-    letter = DeadLetter.FromString(outbox[1].value)
-    assert (letter.reason_code, letter.offset) == ("event_too_large", 1)
+    outbox, letter = await parked_second(service, "event_too_large")
     assert "arrival.rejected.v1" in letter.reason and "bytes" in letter.reason
     assert letter.payload == ArrivalReport(partner_reference="HUGE").SerializeToString()
     assert max(len(r.value) + len(r.headers) for r in outbox) < MAX_EVENT_BYTES
