@@ -5,7 +5,6 @@ modules; every IND deadline is watched through the kit."""
 from __future__ import annotations
 
 import math
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -51,7 +50,7 @@ from asylum.routing import (
 )
 from asylum.settings import asylum_settings
 from chainkit.clock import from_timestamp, timestamp
-from chainkit.codec import PoisonMessage
+from chainkit.codec import PoisonMessage, new_uuid
 from chainkit.deadlines import Deadline, DeadlineType
 from chainkit.pact import is_granted
 from chainkit.people import is_minor_age
@@ -316,7 +315,7 @@ async def on_screening_completed(screened: ScreeningCompleted, ctx: Ctx) -> None
         return
     made = made_at(screened)
     crisis = await _crisis_for(ctx, made)
-    application_id = str(uuid.uuid4())
+    application_id = new_uuid()
     ind = screened.indicators
     await ctx.uow.conn.execute(
         _ADD,

@@ -4,7 +4,6 @@ one final outcome, and SIS and EES told through the Europaloket."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +26,7 @@ from sqlalchemy import (
 )
 
 from chainkit.clock import from_timestamp, timestamp
+from chainkit.codec import new_uuid
 from chainkit.deadlines import Deadline, DeadlineType
 from chainkit.pact import is_granted, limits, relocates
 from chainkit.runtime import Ctx, ServiceSpec
@@ -230,7 +230,7 @@ async def _ask(ctx: Ctx, request: CheckRequest, attempt: int) -> None:
 async def _record(
     ctx: Ctx, operation: CheckOperation.ValueType, v_nummer: str, occurred_at: datetime
 ) -> None:
-    request = eu_request(operation, v_nummer, str(uuid.uuid4()), occurred_at, ctx.clock.now())
+    request = eu_request(operation, v_nummer, new_uuid(), occurred_at, ctx.clock.now())
     await _ask(ctx, request, attempt=1)
 
 
@@ -693,7 +693,7 @@ async def on_eu_retry(timer: Timer, ctx: Ctx) -> None:
     if row is None:
         return
     request = CheckRequest.FromString(row.request)
-    request.request_id = str(uuid.uuid4())  # the gateway answers each request id once
+    request.request_id = new_uuid()  # the gateway answers each request id once
     request.requested_at.CopyFrom(timestamp(ctx.clock.now()))
     await _ask(ctx, request, attempt=row.attempt + 1)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +20,7 @@ from sqlalchemy import (
 )
 
 from chainkit.clock import timestamp
+from chainkit.codec import new_uuid
 from chainkit.deadlines import DeadlineType
 from chainkit.runtime import Ctx, ServiceSpec
 from chainkit.store import Timer
@@ -126,7 +126,7 @@ async def on_registered(event: PersonRegistered, ctx: Ctx) -> None:
         return  # one screening at a time per person
     arrival = event.arrival
     started = ctx.clock.now()
-    screening_id = str(uuid.uuid4())
+    screening_id = new_uuid()
     due = deadline(arrival, started)
     await ctx.uow.conn.execute(
         _INSERT_SCREENING,
@@ -196,7 +196,7 @@ async def _ask(
     systems: list[EuSystem.ValueType],
     register: bool,
 ) -> None:
-    request_id = str(uuid.uuid4())
+    request_id = new_uuid()
     await ctx.uow.conn.execute(
         _INSERT_REQUEST,
         {
