@@ -119,9 +119,13 @@ class Measures:
     stage_duration: Histogram
     deadline_events: Tally
     dead_letters: Tally
+    # Whether a reader collects them. Without one the histograms' values go nowhere, and
+    # the SDK's way to record one (a measurement object, its labels checked, the context
+    # looked up: 5 µs, two per event consumed) is skipped; the tallies are kept anyway.
+    exported: bool = True
 
     @classmethod
-    def on(cls, meter: Meter) -> Measures:
+    def on(cls, meter: Meter, exported: bool = True) -> Measures:
         meter.create_observable_gauge(
             "mk.occupancy",
             [_occupancy_now],
@@ -182,6 +186,7 @@ class Measures:
                 "{event}",
                 "Events sent to the dead-letter topic, per service, topic and reason",
             ),
+            exported=exported,
         )
 
 
@@ -209,7 +214,7 @@ def published(service: str, message: Message) -> None:
     _measures.deadline_events.add_key(
         1, (("service", service), ("state", state_label(message.state)), ("type", message.type))
     )
-    if message.state == DeadlineState.DEADLINE_STATE_MET:
+    if message.state == DeadlineState.DEADLINE_STATE_MET and _measures.exported:
         took = message.at.ToSeconds() - message.started_at.ToSeconds()
         _measures.stage_duration.record(max(took, 0) / DAY, {"type": message.type})
 
@@ -242,13 +247,15 @@ class MetricsSpanProcessor(SpanProcessor):
             m.events_out.add_key(1, key)
         elif kind is SpanKind.CONSUMER:
             m.events_in.add_key(1, key)
+            reason = attributes.get(DEAD_LETTER_REASON)
+            if reason:
+                m.dead_letters.add(1, {**labels, "reason": str(reason)})
+            if not m.exported:
+                return
             m.handling.record((span.end_time - span.start_time) / 1e9, labels)
             written_ms = attributes.get(RECORD_TIMESTAMP)
             if isinstance(written_ms, int) and written_ms > 0:
                 m.hop_latency.record(max(span.start_time / 1e6 - written_ms, 0.0) / 1e3, labels)
-            reason = attributes.get(DEAD_LETTER_REASON)
-            if reason:
-                m.dead_letters.add(1, {**labels, "reason": str(reason)})
 
     def shutdown(self) -> None:
         return None
@@ -267,7 +274,8 @@ def setup_metrics(
     readers: Iterable[MetricReader] = (),
 ) -> MeterProvider:
     """The process's meter provider; call once per process. Without a port, an OTLP
-    endpoint or `readers` the measures are kept but not exported."""
+    endpoint or `readers` nothing is exported: the counts are kept, the histograms'
+    values (which only a reader aggregates) are not recorded."""
     global _measures
     readers = list(readers)
     if port:
@@ -287,7 +295,7 @@ def setup_metrics(
     provider = MeterProvider(
         resource=Resource.create({"service.name": service}), metric_readers=readers
     )
-    _measures = Measures.on(provider.get_meter("migratieketen"))
+    _measures = Measures.on(provider.get_meter("migratieketen"), exported=bool(readers))
     if tracer_provider is not None:
         tracer_provider.add_span_processor(MetricsSpanProcessor(_measures))
     return provider
