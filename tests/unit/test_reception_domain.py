@@ -298,6 +298,18 @@ def test_municipalities_are_drawn_by_their_share() -> None:
     assert all(t.wait_days > 0 for t in towns)
 
 
+def test_the_municipality_table_is_read_once_per_version_of_the_file(tmp_path: Path) -> None:
+    towns = tmp_path / "m.toml"
+    towns.write_text('[[municipality]]\nname = "Assen"\nshare = 1.0\nwait_days = 10\n')
+    first = load_municipalities(towns)
+    assert load_municipalities(towns) is first  # not parsed again
+    towns.write_text('[[municipality]]\nname = "Emmen"\nshare = 1.0\nwait_days = 12.5\n')
+    assert [(t.name, t.wait_days) for t in load_municipalities(towns)] == [("Emmen", 12.5)]
+    towns.unlink()
+    with pytest.raises(TableError, match="cannot be read"):
+        load_municipalities(towns)
+
+
 @pytest.mark.parametrize(
     ("outcome", "reason"),
     [
