@@ -37,6 +37,14 @@ from chainctl.chain import Chain
 from chainctl.watch import CaseBook, ChainWatch, feed
 from chainkit.clock import SimClock
 from chainkit.telemetry import setup_telemetry
+from migratieketen.v1.arrival_pb2 import ArrivalRejected
+from migratieketen.v1.bvv_pb2 import PersonRegistered
+from migratieketen.v1.outcome_pb2 import CaseOutcome
+
+# What the benchmark reads to know a case is settled (refused, or registered and
+# concluded). The watcher is the benchmark's instrument, not part of the chain: each
+# topic it follows is work for the broker that the chain's CPU would be charged with.
+SETTLING = (ArrivalRejected, PersonRegistered, CaseOutcome)
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -133,7 +141,7 @@ async def run_cases(args: argparse.Namespace, chain: Chain, bootstrap: str, data
     clock = SimClock(float(chain.env["MK_CLOCK_EPOCH"]), args.seconds_per_day)
     reports = make_arrivals(args.cases, seed=args.seed, prefix="BENCH")
     provider = setup_telemetry("partner", data / "traces")
-    watch = ChainWatch(bootstrap)
+    watch = ChainWatch(bootstrap, SETTLING)
     await watch.start()
     refs = {r.partner_reference for r in reports}
     spread = args.cases / args.rate if args.rate else 0.0

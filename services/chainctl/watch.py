@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from google.protobuf.message import Message
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -339,13 +340,18 @@ class CaseBook:
 class ChainWatch:
     """Reads the chain's topics from the beginning without joining a consumer group."""
 
-    def __init__(self, bootstrap_servers: str) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        watched: Sequence[type[Message]] = (*WATCHED, *COA_DTENV_WATCHED),
+    ) -> None:
         self.book = CaseBook()
         self._consumer = observer(bootstrap_servers)
+        self._topics = [topic_for(m).name for m in watched]
 
     async def start(self) -> None:
         await self._consumer.start()
-        self._consumer.subscribe([topic_for(m).name for m in (*WATCHED, *COA_DTENV_WATCHED)])
+        self._consumer.subscribe(self._topics)
 
     async def stop(self) -> None:
         await self._consumer.stop()
