@@ -167,13 +167,34 @@ async def watch(
 async def meet(ctx: Ctx, dtype: DeadlineType, v_nummer: str, *, ref: str = "") -> Deadline | None:
     """The step was done. A step done after the limit is a breach (if the breach timer
     has not fired yet) and then met late. Idempotent; None when nothing was watched."""
+    now = ctx.clock.now()
+    # The common case, a running period met in time, in one statement instead of a read
+    # and a write; anything else (late, already met, breached, unknown) is read first.
+    on_time = (
+        await ctx.uow.conn.execute(
+            _statements(table(ctx.uow.store.metadata), ctx.uow).meet_on_time,
+            {
+                "d_type": dtype.name,
+                "d_v_nummer": v_nummer,
+                "d_ref": ref,
+                "d_running": list(RUNNING),
+                "d_now": now.timestamp(),
+                "state": MET,
+                "met_at": now.timestamp(),
+            },
+        )
+    ).first()
+    if on_time is not None:
+        await _drop_timers(ctx.uow, on_time.id, v_nummer)
+        met = Deadline(**{**_deadline(on_time).__dict__, "met_at": now})
+        _publish(ctx, met, MET, now, on_time.detail)
+        return met
     row = await _row(ctx.uow, dtype.name, v_nummer, ref)
     if row is None:
         return None
     deadline = _deadline(row)
     if deadline.state not in (*RUNNING, BREACHED):
         return deadline
-    now = ctx.clock.now()
     if deadline.state in RUNNING and now > deadline.due_at:
         await _breach(ctx, deadline, row.detail)
     await _set_state(ctx.uow, deadline.id, MET, met_at=now)
@@ -277,6 +298,7 @@ class _Statements:
     insert: Executable
     update: Executable
     advance: Executable
+    meet_on_time: Executable
     drop_timers: Executable
 
 
@@ -302,6 +324,15 @@ def _statements(deadlines: Table, uow: UnitOfWork) -> _Statements:
         .where(
             deadlines.c.id == bindparam("d_id"),
             deadlines.c.state.in_(bindparam("d_from", expanding=True)),
+        )
+        .returning(*deadlines.c),
+        meet_on_time=update(deadlines)
+        .where(
+            deadlines.c.type == bindparam("d_type"),
+            deadlines.c.v_nummer == bindparam("d_v_nummer"),
+            deadlines.c.ref == bindparam("d_ref"),
+            deadlines.c.state.in_(bindparam("d_running", expanding=True)),
+            deadlines.c.due_at >= bindparam("d_now"),
         )
         .returning(*deadlines.c),
         drop_timers=delete(timers).where(
