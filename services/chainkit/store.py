@@ -9,6 +9,7 @@ together with the trace context of the step that set them.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,6 +34,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     event,
+    exc,
     func,
     insert,
     select,
@@ -394,4 +396,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # On the driver itself: SQLAlchemy's execution of a driver statement (a cursor, its
+    # events, a result) cost more than the BEGIN.
+    driver = getattr(conn.connection.driver_connection, "driver", None)
+    if driver is None:
+        conn.exec_driver_sql("BEGIN")
+        return
+    try:
+        driver.execute("BEGIN")
+    except sqlite3.Error as error:  # as SQLAlchemy would raise it (is_transient reads it)
+        raise exc.DBAPIError.instance(
+            "BEGIN", None, error, sqlite3.Error, hide_parameters=True, dialect=conn.dialect
+        ) from error

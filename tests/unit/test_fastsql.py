@@ -27,7 +27,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 
 from chainkit import fastsql
 from chainkit.store import Store
@@ -200,3 +200,26 @@ async def test_many_rows_in_one_statement(store: Store, tmp_path: Path) -> None:
     raw = sqlite3.connect(tmp_path / "fast.db")
     assert raw.execute("SELECT count(*) FROM things").fetchone() == (100,)
     raw.close()
+
+
+async def test_a_transaction_begins_on_the_driver_and_its_error_is_sqlalchemys(
+    store: Store,
+) -> None:
+    """BEGIN goes straight to sqlite3 (not through SQLAlchemy's execution of a driver
+    statement), and a failing BEGIN still reaches the kit as SQLAlchemy's error, which
+    `is_transient` reads."""
+    async with store.begin() as uow:
+        await uow.conn.execute(INSERT, _row("a"))
+        driver = uow.conn.sync_connection.connection.driver_connection.driver  # type: ignore[union-attr]
+        assert driver.in_transaction
+    assert not driver.in_transaction
+    driver.execute("BEGIN")  # a transaction the kit did not start: BEGIN must fail
+    try:
+        with pytest.raises(DBAPIError) as raised:
+            async with store.begin():
+                pass
+        assert isinstance(raised.value.orig, sqlite3.OperationalError)
+    finally:
+        driver.execute("ROLLBACK")
+    async with store.begin() as uow:  # and the store goes on
+        await uow.conn.execute(INSERT, _row("b"))
