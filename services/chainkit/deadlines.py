@@ -310,12 +310,14 @@ def _statements(deadlines: Table, uow: UnitOfWork) -> _Statements:
     if known is not None:
         return known
     timers = uow.store.timers
+    # The period a (type, V-nummer, ref) names: one row at most.
+    period = (
+        deadlines.c.type == bindparam("d_type"),
+        deadlines.c.v_nummer == bindparam("d_v_nummer"),
+        deadlines.c.ref == bindparam("d_ref"),
+    )
     built = _Statements(
-        row=select(deadlines).where(
-            deadlines.c.type == bindparam("d_type"),
-            deadlines.c.v_nummer == bindparam("d_v_nummer"),
-            deadlines.c.ref == bindparam("d_ref"),
-        ),
+        row=select(deadlines).where(*period),
         insert=insert(deadlines).returning(deadlines.c.id),
         update=update(deadlines).where(deadlines.c.id == bindparam("d_id")),
         # A timer's change of state, only from the states it may come from: one
@@ -328,9 +330,7 @@ def _statements(deadlines: Table, uow: UnitOfWork) -> _Statements:
         .returning(*deadlines.c),
         meet_on_time=update(deadlines)
         .where(
-            deadlines.c.type == bindparam("d_type"),
-            deadlines.c.v_nummer == bindparam("d_v_nummer"),
-            deadlines.c.ref == bindparam("d_ref"),
+            *period,
             deadlines.c.state.in_(bindparam("d_running", expanding=True)),
             deadlines.c.due_at >= bindparam("d_now"),
         )
