@@ -207,7 +207,11 @@ class ServiceRuntime:
             decoder=raw_records,
         )
         self.pacer = FetchPacer(
-            settings.fetch_max_wait_ms, settings.idle_fetch_max_wait_ms, settings.idle_after_seconds
+            settings.fetch_max_wait_ms,
+            settings.idle_fetch_max_wait_ms,
+            settings.idle_after_seconds,
+            surge_ms=settings.surge_fetch_max_wait_ms,
+            surge_rate=settings.surge_records_per_second,
         )
         self.consumer = BatchConsumer(
             spec,

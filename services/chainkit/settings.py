@@ -55,6 +55,13 @@ class Settings(KafkaAuthSettings):
     fetch_max_wait_ms: int = Field(default=50, ge=1)
     idle_fetch_max_wait_ms: int = Field(default=1000, ge=1)
     idle_after_seconds: float = Field(default=2.0, gt=0)
+    # In a surge (at least surge_records_per_second records reach a service; 0: never)
+    # the service fetches with the surge wait: a fetch costs the broker the same with
+    # or without records, and queues set the latency then. Below three quarters of the
+    # rate, the short wait again. At a steady 20 arrivals a second a service receives
+    # 180 a second at most (DTenV), 120 on average.
+    surge_fetch_max_wait_ms: int = Field(default=200, ge=1)
+    surge_records_per_second: float = Field(default=250.0, ge=0)
     # How long one poll for a batch waits in the process (returns early with records).
     batch_timeout_ms: int = Field(default=500, ge=1)
     # Records handled in one database transaction.

@@ -284,6 +284,64 @@ async def test_the_fetch_pacer_waits_long_only_while_the_service_is_idle() -> No
             await consumer.stop()
 
 
+async def test_the_fetch_pacer_waits_longer_in_a_surge_and_short_again_after_it() -> None:
+    """On a real aiokafka consumer: a rate of records at or above the surge rate brings
+    the surge wait, a rate below three quarters of it the short wait; a steady flow
+    below the surge rate never leaves the short wait."""
+    with EmbeddedBroker() as broker:
+        consumer = AIOKafkaConsumer(
+            "arrival.reported.v1", bootstrap_servers=broker.bootstrap_servers, fetch_max_wait_ms=50
+        )
+        await consumer.start()
+        try:
+            pacer = FetchPacer(busy_ms=50, idle_ms=1000, idle_after=5, surge_ms=200, surge_rate=100)
+            fetcher = consumer._fetcher
+
+            # 20 records in 0.25 s: 80 a second, below the surge rate.
+            pacer.tick(consumer)
+            pacer.batch(consumer, 20)
+            await asyncio.sleep(0.25)
+            pacer.tick(consumer)
+            assert (pacer.mode, fetcher._fetch_max_wait_ms) == (FetchPacer.BUSY, 50)
+
+            # 200 records in 0.25 s: 800 a second.
+            pacer.batch(consumer, 200)
+            await asyncio.sleep(0.25)
+            pacer.tick(consumer)
+            assert (pacer.mode, fetcher._fetch_max_wait_ms) == (FetchPacer.SURGE, 200)
+            assert fetcher._fetcher_timeout == 0.2
+
+            # 20 in 0.25 s (80 a second) is above three quarters of it: still a surge.
+            pacer.batch(consumer, 20)
+            await asyncio.sleep(0.25)
+            pacer.tick(consumer)
+            assert (pacer.mode, fetcher._fetch_max_wait_ms) == (FetchPacer.SURGE, 200)
+
+            # 15 in 0.25 s (60 a second): over.
+            pacer.batch(consumer, 15)
+            await asyncio.sleep(0.25)
+            pacer.tick(consumer)
+            assert (pacer.mode, fetcher._fetch_max_wait_ms) == (FetchPacer.BUSY, 50)
+        finally:
+            await consumer.stop()
+
+
+def test_a_surge_rate_of_zero_keeps_the_short_wait() -> None:
+    class Fetcher:
+        _fetch_max_wait_ms = 50
+        _fetcher_timeout = 0.2
+
+    class Consumer:
+        _fetcher = Fetcher()
+
+    consumer = Consumer()
+    pacer = FetchPacer(busy_ms=50, idle_ms=1000, idle_after=5, surge_ms=200, surge_rate=0)
+    pacer.tick(consumer)
+    pacer.batch(consumer, 10_000)
+    pacer.tick(consumer)
+    assert (pacer.mode, Consumer._fetcher._fetch_max_wait_ms) == (FetchPacer.BUSY, 50)
+
+
 async def test_a_defect_outside_the_handlers_waits_before_the_batch_is_redelivered(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
