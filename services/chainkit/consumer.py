@@ -367,7 +367,7 @@ class OffsetCommits:
         await self.flush()
 
 
-# A surge ends when the rate falls below this share of the rate that started it.
+# A surge ends when the rate of records falls below this share of the surge rate.
 SURGE_ENDS_BELOW = 0.75
 
 
