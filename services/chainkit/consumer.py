@@ -401,13 +401,15 @@ class FetchPacer:
         idle_after: float,
         surge_ms: int | None = None,
         surge_rate: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.busy_ms = busy_ms
         self.idle_ms = max(idle_ms, busy_ms)
         self.surge_ms = busy_ms if surge_ms is None else min(max(surge_ms, busy_ms), idle_ms)
         self.surge_rate = surge_rate  # 0: no surge wait
         self.idle_after = idle_after
-        self._last_batch = time.monotonic()
+        self._clock = clock
+        self._last_batch = clock()
         self._since = self._last_batch  # the records counted since then
         self._records = 0
         self.mode = self.BUSY
@@ -418,14 +420,14 @@ class FetchPacer:
 
     def batch(self, consumer: object, records: int = 1) -> None:
         """A batch of `records` arrived: from idle, the short wait at once."""
-        self._last_batch = time.monotonic()
+        self._last_batch = self._clock()
         self._records += records
         if self.mode == self.IDLE:
             self._switch(consumer, self.BUSY)
 
     def tick(self, consumer: object) -> None:
         """Called now and then: the wait for the rate of records since the last tick."""
-        now = time.monotonic()
+        now = self._clock()
         elapsed, records = now - self._since, self._records
         self._since, self._records = now, 0
         if self.mode == self.IDLE:

@@ -287,41 +287,42 @@ async def test_the_fetch_pacer_waits_long_only_while_the_service_is_idle() -> No
 async def test_the_fetch_pacer_waits_longer_in_a_surge_and_short_again_after_it() -> None:
     """On a real aiokafka consumer: a rate of records at or above the surge rate brings
     the surge wait, a rate below three quarters of it the short wait; a steady flow
-    below the surge rate never leaves the short wait."""
+    below the surge rate never leaves the short wait. The pacer's clock is the test's."""
     with EmbeddedBroker() as broker:
         consumer = AIOKafkaConsumer(
             "arrival.reported.v1", bootstrap_servers=broker.bootstrap_servers, fetch_max_wait_ms=50
         )
         await consumer.start()
         try:
-            pacer = FetchPacer(busy_ms=50, idle_ms=1000, idle_after=5, surge_ms=200, surge_rate=100)
+            now = [0.0]
+            pacer = FetchPacer(
+                busy_ms=50,
+                idle_ms=1000,
+                idle_after=5,
+                surge_ms=200,
+                surge_rate=100,
+                clock=lambda: now[0],
+            )
             fetcher = consumer._fetcher
 
-            # 20 records in 0.25 s: 80 a second, below the surge rate.
-            pacer.tick(consumer)
-            pacer.batch(consumer, 20)
-            await asyncio.sleep(0.25)
-            pacer.tick(consumer)
-            assert (pacer.mode, fetcher._fetch_max_wait_ms) == (FetchPacer.BUSY, 50)
+            def second_with(records: int) -> tuple[str, int]:
+                """`records` arrive over the next second; the pacer then looks."""
+                pacer.batch(consumer, records)
+                now[0] += 1.0
+                pacer.tick(consumer)
+                return pacer.mode, fetcher._fetch_max_wait_ms
 
-            # 200 records in 0.25 s: 800 a second.
-            pacer.batch(consumer, 200)
-            await asyncio.sleep(0.25)
-            pacer.tick(consumer)
-            assert (pacer.mode, fetcher._fetch_max_wait_ms) == (FetchPacer.SURGE, 200)
+            assert second_with(80) == (FetchPacer.BUSY, 50)  # below the surge rate
+            assert second_with(100) == (FetchPacer.SURGE, 200)  # at it
             assert fetcher._fetcher_timeout == 0.2
-
-            # 20 in 0.25 s (80 a second) is above three quarters of it: still a surge.
-            pacer.batch(consumer, 20)
-            await asyncio.sleep(0.25)
+            assert second_with(75) == (FetchPacer.SURGE, 200)  # three quarters: still on
+            assert second_with(74) == (FetchPacer.BUSY, 50)  # below: over
+            now[0] += 5.0  # no batch for idle_after seconds
             pacer.tick(consumer)
-            assert (pacer.mode, fetcher._fetch_max_wait_ms) == (FetchPacer.SURGE, 200)
-
-            # 15 in 0.25 s (60 a second): over.
-            pacer.batch(consumer, 15)
-            await asyncio.sleep(0.25)
-            pacer.tick(consumer)
+            assert (pacer.mode, fetcher._fetch_max_wait_ms) == (FetchPacer.IDLE, 1000)
+            pacer.batch(consumer, 1)  # a batch ends idle at once
             assert (pacer.mode, fetcher._fetch_max_wait_ms) == (FetchPacer.BUSY, 50)
+            assert second_with(500) == (FetchPacer.SURGE, 200)  # the rate, at the next look
         finally:
             await consumer.stop()
 
