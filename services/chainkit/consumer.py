@@ -405,8 +405,9 @@ class FetchPacer:
     ) -> None:
         self.busy_ms = busy_ms
         self.idle_ms = max(idle_ms, busy_ms)
-        self.surge_ms = busy_ms if surge_ms is None else min(max(surge_ms, busy_ms), idle_ms)
+        self.surge_ms = busy_ms if surge_ms is None else min(max(surge_ms, busy_ms), self.idle_ms)
         self.surge_rate = surge_rate  # 0: no surge wait
+        self._waits = {self.BUSY: self.busy_ms, self.SURGE: self.surge_ms, self.IDLE: self.idle_ms}
         self.idle_after = idle_after
         self._clock = clock
         self._last_batch = clock()
@@ -441,14 +442,11 @@ class FetchPacer:
             elif self.mode == self.SURGE and rate < self.surge_rate * SURGE_ENDS_BELOW:
                 self._switch(consumer, self.BUSY)
 
-    def wait_ms(self, mode: str | None = None) -> int:
-        mode = mode or self.mode
-        return {self.BUSY: self.busy_ms, self.SURGE: self.surge_ms, self.IDLE: self.idle_ms}[mode]
-
     def _switch(self, consumer: object, mode: str) -> None:
-        if _set_fetch_wait(consumer, self.wait_ms(mode)):
+        wait = self._waits[mode]
+        if _set_fetch_wait(consumer, wait):
             if mode != self.mode:
-                log.debug("fetching with the %s wait (%d ms)", mode, self.wait_ms(mode))
+                log.debug("fetching with the %s wait (%d ms)", mode, wait)
             self.mode = mode
 
     async def run(self, consumer: Callable[[], object], stopping: asyncio.Event) -> None:
